@@ -1,0 +1,81 @@
+#include "scheduler.h"
+
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace hearth {
+namespace {
+
+thread_local bool tl_engine = false;
+
+class EngineThread {
+ public:
+  EngineThread() : thread_([this] { loop(); }) {}
+  void post(std::function<void()> task) {
+    { std::lock_guard<std::mutex> lk(mu_); q_.push_back(std::move(task)); }
+    cv_.notify_one();
+  }
+
+ private:
+  void loop() {
+    tl_engine = true;
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock<std::mutex> lk(mu_);
+        cv_.wait(lk, [&] { return !q_.empty(); });
+        task = std::move(q_.front());
+        q_.pop_front();
+      }
+      task();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> q_;
+  std::thread thread_;
+};
+
+EngineThread& engine() {
+  static EngineThread* e = [] {
+    auto* t = new EngineThread();  // never joined: lives as long as the process
+    return t;
+  }();
+  return *e;
+}
+
+}  // namespace
+
+bool on_engine_thread() { return tl_engine; }
+
+void run_on_engine_sync(std::function<void()> fn) {
+  if (tl_engine) { fn(); return; }
+  std::promise<void> done;
+  auto fut = done.get_future();
+  engine().post([&] {
+    try { fn(); done.set_value(); } catch (...) { done.set_exception(std::current_exception()); }
+  });
+  fut.get();
+}
+
+void run_on_engine_async(std::function<void()> fn, std::function<void(const std::string*)> done) {
+  engine().post([fn = std::move(fn), done = std::move(done)] {
+    try {
+      fn();
+      done(nullptr);
+    } catch (const std::exception& e) {
+      std::string msg = e.what();
+      done(&msg);
+    } catch (...) {
+      std::string msg = "[eval] unknown error";
+      done(&msg);
+    }
+  });
+}
+
+}  // namespace hearth

@@ -1,0 +1,108 @@
+#include "threadpool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace hearth {
+namespace {
+
+thread_local bool tl_in_pool_task = false;
+
+class Pool {
+ public:
+  explicit Pool(int n) { resize(n); }
+  ~Pool() { stop(); }
+
+  int size() const { return int(workers_.size()) + 1; }
+
+  void resize(int n) {
+    stop();
+    stopping_ = false;
+    for (int i = 0; i < n - 1; i++) workers_.emplace_back([this, i] { worker_loop(i); });
+  }
+
+  void run(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn) {
+    size_t max_chunks = std::max<size_t>(1, n / std::max<size_t>(1, grain));
+    size_t chunks = std::min<size_t>(size_t(size()), max_chunks);
+    if (chunks <= 1 || tl_in_pool_task) { fn(0, n); return; }
+    std::lock_guard<std::mutex> serial(run_mu_);  // one parallel region at a time
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      fn_ = &fn; n_ = n; chunks_ = chunks; pending_ = int(chunks) - 1; error_ = nullptr; generation_++;
+    }
+    cv_.notify_all();
+    run_chunk(0);
+    std::unique_lock<std::mutex> lk(mu_);
+    done_cv_.wait(lk, [&] { return pending_ == 0; });
+    fn_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void run_chunk(size_t c) {
+    size_t begin = n_ * c / chunks_, end = n_ * (c + 1) / chunks_;
+    tl_in_pool_task = true;
+    try { (*fn_)(begin, end); } catch (...) {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (!error_) error_ = std::current_exception();
+    }
+    tl_in_pool_task = false;
+  }
+
+  void worker_loop(int index) {
+    uint64_t seen = 0;
+    for (;;) {
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_.wait(lk, [&] { return stopping_ || generation_ != seen; });
+      if (stopping_) return;
+      seen = generation_;
+      size_t chunk = size_t(index) + 1;
+      if (chunk >= chunks_) continue;
+      lk.unlock();
+      run_chunk(chunk);
+      lk.lock();
+      if (--pending_ == 0) done_cv_.notify_one();
+    }
+  }
+
+  void stop() {
+    { std::lock_guard<std::mutex> lk(mu_); stopping_ = true; }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex mu_, run_mu_;
+  std::condition_variable cv_, done_cv_;
+  const std::function<void(size_t, size_t)>* fn_ = nullptr;
+  size_t n_ = 0, chunks_ = 0;
+  int pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stopping_ = false;
+  std::exception_ptr error_;
+};
+
+int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+Pool& pool() {
+  static Pool* p = new Pool(default_threads());  // leaked on purpose: no join at static destruction
+  return *p;
+}
+
+}  // namespace
+
+void parallel_for(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn) {
+  if (n == 0) return;
+  pool().run(n, grain, fn);
+}
+
+int num_threads() { return pool().size(); }
+void set_num_threads(int n) { pool().resize(n <= 0 ? default_threads() : n); }
+
+}  // namespace hearth

@@ -1,0 +1,40 @@
+// Memory accounting and limits of the engine's allocator, and devices.
+import { EngineError } from "./errors.js";
+import { native } from "./native.js";
+
+export const getActiveMemory = (): number => native.getActiveMemory();
+export const getPeakMemory = (): number => native.getPeakMemory();
+export const resetPeakMemory = (): void => native.resetPeakMemory();
+export const getCacheMemory = (): number => native.getCacheMemory();
+/** Bytes of freed buffers kept for reuse; returns the previous limit. */
+export const setCacheLimit = (bytes: number): number => native.setCacheLimit(bytes);
+/** An allocation past this many bytes throws an EngineError (code ENOMEM); 0 removes the limit. */
+export const setMemoryLimit = (bytes: number): number => native.setMemoryLimit(bytes);
+export const getMemoryLimit = (): number => native.getMemoryLimit();
+export const clearCache = (): void => native.clearCache();
+
+export class Device {
+  constructor(readonly type: "cpu" | "gpu", readonly index = 0) {}
+  toString(): string {
+    return `Device(${this.type}, ${this.index})`;
+  }
+}
+export const cpu = new Device("cpu");
+export const gpu = new Device("gpu");
+let current = cpu;
+
+export function defaultDevice(): Device {
+  return current;
+}
+export function setDefaultDevice(d: Device): void {
+  if (d.type === "gpu")
+    throw new EngineError("[setDefaultDevice] the GPU backend (CUDA) is not built into this binary; use mx.cpu");
+  current = d;
+}
+export function isAvailable(d: Device): boolean {
+  return d.type === "cpu";
+}
+/** Kernel threads (one per core by default). */
+export const setNumThreads = (n: number): void => native.setNumThreads(n);
+export const numThreads = (): number => native.numThreads();
+export const cpuInfo = () => native.cpuInfo();

@@ -1,0 +1,90 @@
+// Loads the C++ addon once. Everything native goes through this typed facade.
+import { createRequire } from "node:module";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { EngineError } from "./errors.js";
+
+/** The JS handle class of native arrays (methods are added by core/array-methods.ts). */
+export interface NativeArrayHandle {
+  _shape(): number[];
+  _dtype(): number;
+  _size(): number;
+  _ndim(): number;
+  _nbytes(): number;
+  _item(): number;
+  _toBytes(): ArrayBuffer;
+  _dispose(): void;
+  _disposed(): boolean;
+  _evaluated(): boolean;
+}
+
+type H = NativeArrayHandle;
+// The addon's exports; op families add functions here as they are bound.
+export interface NativeAddon {
+  NativeArray: { new (): H; prototype: H };
+  setErrorClass(c: unknown): void;
+  fromBytes(data: ArrayBufferView | ArrayBuffer, shape: number[], dtype: number): H;
+  eval(arrays: H[]): void;
+  asyncEval(arrays: H[]): Promise<void>;
+  makeTracer(a: H): H;
+  backprop(outputs: H[], cotangents: H[], inputs: H[]): H[];
+  beginTrace(): void;
+  endTrace(): void;
+  isTracer(a: H): boolean;
+  sameNode(a: H, b: H): boolean;
+  getActiveMemory(): number;
+  getPeakMemory(): number;
+  resetPeakMemory(): void;
+  getCacheMemory(): number;
+  setCacheLimit(n: number): number;
+  setMemoryLimit(n: number): number;
+  getMemoryLimit(): number;
+  clearCache(): void;
+  numThreads(): number;
+  setNumThreads(n: number): void;
+  cpuInfo(): Record<string, string | boolean>;
+  unaryOpNames(): string[];
+  binaryOpNames(): string[];
+  unary(op: number, a: H): H;
+  binary(op: number, a: H, b: H): H;
+  where(c: H, x: H, y: H): H;
+  astype(a: H, dtype: number): H;
+  reshape(a: H, shape: number[]): H;
+  transpose(a: H, axes?: number[]): H;
+  broadcastTo(a: H, shape: number[]): H;
+  expandDims(a: H, axes: number[]): H;
+  squeeze(a: H, axes?: number[]): H;
+  flatten(a: H, start: number, end: number): H;
+  swapaxes(a: H, a1: number, a2: number): H;
+  moveaxis(a: H, s: number, d: number): H;
+  stopGradient(a: H): H;
+  contiguous(a: H): H;
+  full(shape: number[], value: number, dtype: number): H;
+  arange(start: number, stop: number, step: number, dtype: number): H;
+  linspace(start: number, stop: number, num: number, dtype: number): H;
+  eye(n: number, m: number, k: number, dtype: number): H;
+  reduce(op: string, a: H, axes: number[] | null, keepdims: boolean): H;
+  argmax(a: H, axis: number, keepdims: boolean): H;
+  argmin(a: H, axis: number, keepdims: boolean): H;
+  // Families bound in other files are reached through this index signature.
+  [name: string]: any;
+}
+
+function findAddon(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    for (const sub of ["build/Release/hearth_native.node", "build/Debug/hearth_native.node"]) {
+      const p = join(dir, sub);
+      if (existsSync(p)) return p;
+    }
+    dir = dirname(dir);
+  }
+  throw new Error(
+    "The Hearth native addon (hearth_native.node) was not found: build it with `pnpm --filter @hearth/engine run build:native`",
+  );
+}
+
+const require = createRequire(import.meta.url);
+export const native: NativeAddon = require(findAddon());
+native.setErrorClass(EngineError);
