@@ -4,9 +4,10 @@
 //  1. parse_json on the bytes after the 8-byte length prefix (reaches the JSON parser even when the prefix is
 //     wrong); JsonError is expected.
 //  2. parse_safetensors on the whole input; std::invalid_argument is expected, anything else escaping is a bug.
-//  3. For inputs that parse: check the layout invariants the loader promises and read every byte of every
+//  3. For files that parse: check the layout invariants the loader promises and read every byte of every
 //     tensor (ASan catches a range outside the input), then re-encode the header with
 //     encode_safetensors_header, parse the result and require the same tensors and metadata back.
+//  4. Steps 2-3 again on a copy whose length prefix is recomputed to end the header at the last '}'.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -84,6 +85,19 @@ void check_round_trip(const SafetensorsHeader& h, const uint8_t* data, size_t si
   check(h2.data_start == 8 + header.size(), "round trip data_start");
 }
 
+// parse_safetensors on one file image; for files that parse, the layout and round-trip checks.
+void load_and_check(const uint8_t* data, size_t size) {
+  SafetensorsHeader h;
+  try {
+    h = hearth::io::parse_safetensors(data, size, "fuzz-input");
+  } catch (const std::invalid_argument& e) {
+    check(std::strncmp(e.what(), "[load] fuzz-input: ", 19) == 0, "error message prefix");
+    return;
+  }
+  check_layout(h, data, size);
+  check_round_trip(h, data, size);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -97,14 +111,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
 
-  SafetensorsHeader h;
-  try {
-    h = hearth::io::parse_safetensors(data, size, "fuzz-input");
-  } catch (const std::invalid_argument& e) {
-    check(std::strncmp(e.what(), "[load] fuzz-input: ", 19) == 0, "error message prefix");
-    return 0;
+  load_and_check(data, size);
+
+  // The same bytes with the length prefix set to end the header at the last '}', so that mutations which grow
+  // or shrink the header text still reach the entry and layout rules. Run on an exact-size heap copy.
+  if (size > 8) {
+    size_t k = size;
+    while (k-- > 8 && data[k] != '}') {}
+    if (k >= 8 && data[k] == '}') {
+      uint64_t hlen = k + 1 - 8, old = 0;
+      for (int b = 0; b < 8; b++) old |= uint64_t(data[b]) << (8 * b);
+      if (hlen != old) {
+        std::vector<uint8_t> copy(data, data + size);
+        for (int b = 0; b < 8; b++) copy[b] = uint8_t(hlen >> (8 * b));
+        load_and_check(copy.data(), copy.size());
+      }
+    }
   }
-  check_layout(h, data, size);
-  check_round_trip(h, data, size);
   return 0;
 }
