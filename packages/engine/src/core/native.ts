@@ -72,6 +72,8 @@ export interface NativeAddon {
 }
 
 function findAddon(): string {
+  // HEARTH_ADDON points at a specific build (used when several builds of the tree coexist).
+  if (process.env.HEARTH_ADDON) return process.env.HEARTH_ADDON;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     for (const sub of ["build/Release/hearth_native.node", "build/Debug/hearth_native.node"]) {
