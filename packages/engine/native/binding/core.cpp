@@ -115,3 +115,29 @@ namespace hearth::js {
 HEARTH_BIND(beginTrace) { begin_trace(); return info.Env().Undefined(); }
 HEARTH_BIND(endTrace) { end_trace(); return info.Env().Undefined(); }
 }  // namespace hearth::js
+
+#include "core/compile.h"
+
+namespace hearth::js {
+
+// compileTrace(inputs, outputs, fuse) -> an opaque handle; compileRun(handle, inputs) -> outputs.
+HEARTH_BIND(compileTrace) {
+  auto g = compile_trace(arg_arrays(info, 0), arg_arrays(info, 1), arg_bool(info, 2));
+  auto* holder = new std::shared_ptr<CompiledGraph>(g);
+  return Napi::External<std::shared_ptr<CompiledGraph>>::New(
+      info.Env(), holder, [](Napi::Env, std::shared_ptr<CompiledGraph>* p) { delete p; });
+}
+HEARTH_BIND(compileRun) {
+  if (!info[0].IsExternal()) throw std::invalid_argument("[compile] bad handle");
+  auto* g = info[0].As<Napi::External<std::shared_ptr<CompiledGraph>>>().Data();
+  return wrap_arrays(info.Env(), compile_replay(**g, arg_arrays(info, 1)));
+}
+HEARTH_BIND(compileStats) {
+  auto* g = info[0].As<Napi::External<std::shared_ptr<CompiledGraph>>>().Data();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("tapeSize", double(compiled_tape_size(**g)));
+  o.Set("fusedKernels", double(compiled_fused_count(**g)));
+  return o;
+}
+
+}  // namespace hearth::js

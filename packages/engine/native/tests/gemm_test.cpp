@@ -11,7 +11,8 @@ Build (from packages/engine; ISA files get the same flags as in CMakeLists.txt):
       -mavx512bf16 -mfma -mavx2 -mf16c -c $N/backend/cpu/gemm_amx.cpp && \
   g++ -pthread *.o -o gemm_test
 Run every path (separate processes: cpu_features() reads HEARTH_ISA once):
-  HEARTH_ISA=generic ./gemm_test && HEARTH_ISA=avx2 ./gemm_test && HEARTH_GEMM_NO_AMX=1 ./gemm_test && ./gemm_test
+  HEARTH_ISA=generic ./gemm_test && HEARTH_ISA=avx2 ./gemm_test && HEARTH_GEMM_BF16=avx512bf16 ./gemm_test \
+    && HEARTH_GEMM_BF16=f32 ./gemm_test && ./gemm_test
 Options: --no-bench (tests only), --no-test (benchmarks only), --quick (smaller test grid), --no-numpy.
 AddressSanitizer run: add -fsanitize=address -g to every command above; run with --quick --no-bench. */
 #include <chrono>
@@ -180,7 +181,7 @@ void run_tests(bool quick) {
 }
 
 // ---- benchmarks -----------------------------------------------------------------------------------------
-double seconds(const std::function<void()>& f, double min_time = 0.4, int min_reps = 3) {
+double seconds(const std::function<void()>& f, double min_time = 0.3, int min_reps = 3) {
   f();  // warm-up: buffers, thread pool, page faults
   double best = 1e30, total = 0;
   for (int r = 0; r < min_reps || total < min_time; r++) {
@@ -193,52 +194,73 @@ double seconds(const std::function<void()>& f, double min_time = 0.4, int min_re
   return best;
 }
 
-void run_bench(bool numpy) {
-  std::printf("\nbenchmarks (%d threads, best of several runs; machine is shared and noisy)\n", num_threads());
-  for (int64_t n : {512, 1024, 2048}) {
-    std::vector<float> a(n * n), b(n * n), c(n * n);
-    std::vector<uint16_t> ah(n * n), bh(n * n);
-    for (int64_t i = 0; i < n * n; i++) a[i] = uniform(), b[i] = uniform(), ah[i] = float_to_bf16(a[i]), bh[i] = float_to_bf16(b[i]);
-    double flop = 2.0 * n * n * n;
-    double s32 = seconds([&] { cpu::sgemm(false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n); });
-    double sbf = seconds([&] { cpu::gemm_bf16(false, false, n, n, n, 1.f, ah.data(), n, bh.data(), n, 0.f, c.data(), n); });
-    double sbt = seconds([&] { cpu::gemm_bf16(false, true, n, n, n, 1.f, ah.data(), n, bh.data(), n, 0.f, c.data(), n); });
-    double sf16 = seconds([&] { cpu::gemm_f16(false, false, n, n, n, 1.f, ah.data(), n, bh.data(), n, 0.f, c.data(), n); });
-    std::printf("  %5lld^3  f32 %7.1f GFLOP/s   bf16 %7.1f (B^T %7.1f)   f16 %7.1f\n", (long long)n, flop / s32 / 1e9,
-                flop / sbf / 1e9, flop / sbt / 1e9, flop / sf16 / 1e9);
-  }
-  {
-    const int64_t N = 4096, K = 4096;
-    std::vector<float> x(K), w(N * K), y(N);
-    std::vector<uint16_t> xh(K), wh(N * K);
-    for (auto& v : x) v = uniform();
-    for (int64_t i = 0; i < N * K; i++) w[i] = uniform(), wh[i] = float_to_bf16(w[i]);
-    for (int64_t i = 0; i < K; i++) xh[i] = float_to_bf16(x[i]);
-    double s32 = seconds([&] { cpu::sgemm(false, true, 1, N, K, 1.f, x.data(), K, w.data(), K, 0.f, y.data(), N); });
-    double sbf = seconds([&] { cpu::gemm_bf16(false, true, 1, N, K, 1.f, xh.data(), K, wh.data(), K, 0.f, y.data(), N); });
-    double s32n = seconds([&] { cpu::sgemm(false, false, 1, N, K, 1.f, x.data(), K, w.data(), N, 0.f, y.data(), N); });
-    double sbfn = seconds([&] { cpu::gemm_bf16(false, false, 1, N, K, 1.f, xh.data(), K, wh.data(), N, 0.f, y.data(), N); });
-    std::printf("  gemv 1x4096·(4096x4096)^T: f32 %6.1f GB/s  bf16 %6.1f GB/s   (W not transposed: f32 %5.1f, bf16 %5.1f)\n",
-                N * K * 4 / s32 / 1e9, N * K * 2 / sbf / 1e9, N * K * 4 / s32n / 1e9, N * K * 2 / sbfn / 1e9);
-  }
-  if (!numpy) return;
-  std::fflush(stdout);
-  // numpy (OpenBLAS) in the same run. The machine exports OpenBLAS tuning variables that halve its speed.
-  const char* py =
+// numpy (OpenBLAS) on the same machine, run between our own measurements so both see similar load. The
+// machine exports OpenBLAS tuning variables that halve its speed, hence env -u. Returns GFLOP/s (GB/s for
+// n = 0: the 1×4096 · (4096×4096)^T product), or -1.
+double numpy_rate(int64_t n) {
+  std::string cmd =
       "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 -c '\n"
       "import numpy as np, time\n"
-      "def best(f, t=0.4):\n"
+      "def best(f, t=0.3):\n"
       "    f(); b=1e9; tot=0; r=0\n"
       "    while r < 3 or tot < t:\n"
       "        s=time.perf_counter(); f(); d=time.perf_counter()-s; b=min(b,d); tot+=d; r+=1\n"
       "    return b\n"
-      "for n in (512,1024,2048):\n"
+      "n=" + std::to_string(n) + "\n"
+      "if n:\n"
       "    a=np.random.rand(n,n).astype(np.float32); b=np.random.rand(n,n).astype(np.float32)\n"
-      "    print(\"  numpy %5d^3  f32 %7.1f GFLOP/s\" % (n, 2*n**3/best(lambda: a@b)/1e9))\n"
-      "w=np.random.rand(4096,4096).astype(np.float32); x=np.random.rand(1,4096).astype(np.float32)\n"
-      "print(\"  numpy gemv x@W.T f32 %6.1f GB/s\" % (w.nbytes/best(lambda: x@w.T)/1e9))\n"
-      "' 2>&1";
-  if (std::system(py) != 0) std::printf("  (numpy comparison unavailable)\n");
+      "    print(2*n**3/best(lambda: a@b)/1e9)\n"
+      "else:\n"
+      "    w=np.random.rand(4096,4096).astype(np.float32); x=np.random.rand(1,4096).astype(np.float32)\n"
+      "    print(w.nbytes/best(lambda: x@w.T)/1e9)\n"
+      "' 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  double v = -1;
+  if (std::fscanf(p, "%lf", &v) != 1) v = -1;
+  pclose(p);
+  return v;
+}
+
+void run_bench(bool numpy) {
+  std::printf("\nbenchmarks: %d threads, best of several runs, two rounds (ours, numpy) per size; the machine is "
+              "shared, so expect noise\n", num_threads());
+  const int rounds = numpy ? 2 : 1;
+  for (int64_t n : {512, 1024, 2048}) {
+    std::vector<float> a(n * n), b(n * n), c(n * n);
+    std::vector<uint16_t> ah(n * n), bh(n * n);
+    for (int64_t i = 0; i < n * n; i++)
+      a[i] = uniform(), b[i] = uniform(), ah[i] = float_to_bf16(a[i]), bh[i] = float_to_bf16(b[i]);
+    double s32 = 1e30, sbf = 1e30, sbt = 1e30, sf16 = 1e30, np = -1;
+    for (int r = 0; r < rounds; r++) {
+      s32 = std::min(s32, seconds([&] { cpu::sgemm(false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n); }));
+      sbf = std::min(sbf, seconds([&] { cpu::gemm_bf16(false, false, n, n, n, 1.f, ah.data(), n, bh.data(), n, 0.f, c.data(), n); }));
+      sbt = std::min(sbt, seconds([&] { cpu::gemm_bf16(false, true, n, n, n, 1.f, ah.data(), n, bh.data(), n, 0.f, c.data(), n); }));
+      sf16 = std::min(sf16, seconds([&] { cpu::gemm_f16(false, false, n, n, n, 1.f, ah.data(), n, bh.data(), n, 0.f, c.data(), n); }));
+      if (numpy) np = std::max(np, numpy_rate(n));
+    }
+    double flop = 2.0 * n * n * n;
+    std::printf("  %4lld^3  f32 %6.1f GFLOP/s", (long long)n, flop / s32 / 1e9);
+    if (np > 0) std::printf(" (numpy %6.1f, ratio %.2f)", np, flop / s32 / 1e9 / np);
+    std::printf("   bf16 %7.1f (B^T %7.1f)   f16 %6.1f\n", flop / sbf / 1e9, flop / sbt / 1e9, flop / sf16 / 1e9);
+  }
+  const int64_t N = 4096, K = 4096;
+  std::vector<float> x(K), w(N * K), y(N);
+  std::vector<uint16_t> xh(K), wh(N * K);
+  for (int64_t i = 0; i < K; i++) x[i] = uniform(), xh[i] = float_to_bf16(x[i]);
+  for (int64_t i = 0; i < N * K; i++) w[i] = uniform(), wh[i] = float_to_bf16(w[i]);
+  double s32 = 1e30, sbf = 1e30, s32n = 1e30, sbfn = 1e30, np = -1;
+  for (int r = 0; r < rounds; r++) {
+    s32 = std::min(s32, seconds([&] { cpu::sgemm(false, true, 1, N, K, 1.f, x.data(), K, w.data(), K, 0.f, y.data(), N); }));
+    sbf = std::min(sbf, seconds([&] { cpu::gemm_bf16(false, true, 1, N, K, 1.f, xh.data(), K, wh.data(), K, 0.f, y.data(), N); }));
+    s32n = std::min(s32n, seconds([&] { cpu::sgemm(false, false, 1, N, K, 1.f, x.data(), K, w.data(), N, 0.f, y.data(), N); }));
+    sbfn = std::min(sbfn, seconds([&] { cpu::gemm_bf16(false, false, 1, N, K, 1.f, xh.data(), K, wh.data(), N, 0.f, y.data(), N); }));
+    if (numpy) np = std::max(np, numpy_rate(0));
+  }
+  std::printf("  gemv 1x4096 · (4096x4096)^T weight reads: f32 %5.1f GB/s", N * K * 4 / s32 / 1e9);
+  if (np > 0) std::printf(" (numpy %5.1f)", np);
+  std::printf("  bf16 %5.1f GB/s;  W not transposed: f32 %5.1f, bf16 %5.1f\n", N * K * 2 / sbf / 1e9,
+              N * K * 4 / s32n / 1e9, N * K * 2 / sbfn / 1e9);
 }
 
 }  // namespace

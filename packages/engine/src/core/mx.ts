@@ -16,7 +16,7 @@ export * from "./ops-sort-scan.js";
 export * from "./ops-linalg.js";
 export * as random from "./random.js";
 export * as fast from "./fast.js";
-export { evaluate as eval, asyncEval, grad, valueAndGrad, vjp, jvp } from "./transforms.js";
+export { evaluate as eval, asyncEval, grad, valueAndGrad, vjp, jvp, compile } from "./transforms.js";
 export * from "./memory.js";
 export { EngineError } from "./errors.js";
 export * as utils from "./utils.js";

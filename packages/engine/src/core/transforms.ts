@@ -125,3 +125,50 @@ export function jvp(fn: Fn, primals: MxArray[], tangents: MxArray[]): [MxArray[]
   const [, jvps] = vjp(pullback, us, ts);
   return [outs, jvps];
 }
+
+export interface CompileOptions {
+  /** Fuse chains of float elementwise ops into single kernels (default true). */
+  fuse?: boolean;
+}
+
+/**
+ * compile(fn): traces fn once per distinct input signature (shapes, dtypes, tree structure) and afterwards
+ * replays the recorded graph without calling fn, with elementwise chains fused. As in MLX, fn must be pure:
+ * arrays it captures (not passed as arguments) are frozen at trace time, including the random state.
+ */
+export function compile<F extends (...args: any[]) => any>(fn: F, opts: CompileOptions = {}): F {
+  const fuse = opts.fuse ?? true;
+  const cache = new Map<string, { handle: unknown; outTemplate: unknown; nOut: number }>();
+  const compiled = (...args: unknown[]) => {
+    const inputs = treeArrays(args);
+    const key = JSON.stringify(structureOf(args)) + "|" + inputs.map((a) => `${a.dtype.name}[${a.shape}]`).join(";");
+    let entry = cache.get(key);
+    if (!entry) {
+      native.beginTrace();
+      try {
+        const tracers = inputs.map((a) => track(native.makeTracer(a)));
+        let k = 0;
+        const tracedArgs = treeMap(() => tracers[k++], args);
+        const out = fn(...(tracedArgs as unknown[]));
+        const outs = treeLeavesStrict(out, "compile");
+        const handle = native.compileTrace(tracers, outs, fuse);
+        entry = { handle, outTemplate: out, nOut: outs.length };
+        cache.set(key, entry);
+      } finally {
+        native.endTrace();
+      }
+    }
+    const results = (native.compileRun(entry.handle, inputs) as MxArray[]).map((a) => track(a));
+    let k = 0;
+    return treeMap(() => results[k++], entry.outTemplate);
+  };
+  return compiled as unknown as F;
+}
+
+// The tree shape of the arguments, with non-array leaves by value (they are baked into the trace).
+function structureOf(x: unknown): unknown {
+  if (isArray(x)) return 0;
+  if (Array.isArray(x)) return x.map(structureOf);
+  if (x && typeof x === "object") return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, structureOf(v)]));
+  return x === undefined ? null : typeof x === "number" || typeof x === "string" || typeof x === "boolean" ? x : String(x);
+}

@@ -219,7 +219,90 @@ template <class T> void cast_to(const Array& a, Array& out) {
   }
 }
 
+// Fused chains: each step runs over a chunk that stays in L1, so the chain reads and writes memory once.
+using UnaryLoop = void (*)(const float*, float*, int64_t);
+using BinaryLoop = void (*)(const float*, const float*, float*, int64_t);
+template <UnaryOp OP> void unary_loop(const float* a, float* o, int64_t n) {
+  for (int64_t i = 0; i < n; i++) o[i] = float(un<OP, float>(a[i]));
+}
+template <BinaryOp OP> void binary_loop(const float* a, const float* b, float* o, int64_t n) {
+  for (int64_t i = 0; i < n; i++) o[i] = float(bin<OP, float>(a[i], b[i]));
+}
+UnaryLoop unary_loop_for(UnaryOp op) {
+  switch (op) {
+#define U(NAME) case UnaryOp::NAME: return unary_loop<UnaryOp::NAME>;
+    U(abs) U(negative) U(sign) U(exp) U(expm1) U(log) U(log1p) U(log2) U(log10) U(sqrt) U(rsqrt) U(square)
+    U(reciprocal) U(sin) U(cos) U(tan) U(arcsin) U(arccos) U(arctan) U(sinh) U(cosh) U(tanh) U(sigmoid) U(erf)
+    U(erfinv) U(floor) U(ceil) U(round) U(copy)
+#undef U
+    default: throw std::logic_error("[fused] op is not fusable");
+  }
+}
+BinaryLoop binary_loop_for(BinaryOp op) {
+  switch (op) {
+#define B(NAME) case BinaryOp::NAME: return binary_loop<BinaryOp::NAME>;
+    B(add) B(subtract) B(multiply) B(divide) B(floor_divide) B(remainder) B(power) B(maximum) B(minimum)
+    B(arctan2) B(logaddexp)
+#undef B
+    default: throw std::logic_error("[fused] op is not fusable");
+  }
+}
+
+template <class T> void load_chunk(const Array& a, int64_t start, int64_t len, float* dst, const float*& src) {
+  if (a.size() == 1) { src = dst; return; }  // scalars are filled once per thread
+  if constexpr (std::is_same_v<T, float>) { src = a.data<float>() + start; return; }
+  const T* p = a.data<T>() + start;
+  for (int64_t i = 0; i < len; i++) dst[i] = Num<T>::load(p[i]);
+  src = dst;
+}
+
+template <class T> void fused_kernel(const std::vector<FusedStep>& steps, const std::vector<Array>& in, Array& out) {
+  constexpr int64_t CH = 512;
+  std::vector<UnaryLoop> uf(steps.size());
+  std::vector<BinaryLoop> bf(steps.size());
+  for (size_t s = 0; s < steps.size(); s++) {
+    if (steps[s].binary) bf[s] = binary_loop_for(BinaryOp(steps[s].op));
+    else uf[s] = unary_loop_for(UnaryOp(steps[s].op));
+  }
+  T* po = out.data<T>();
+  parallel_for(size_t(out.size()), 8192, [&](size_t b, size_t e) {
+    std::vector<float> inbuf(in.size() * CH), tmp(steps.size() * CH);
+    std::vector<const float*> src(in.size());
+    for (size_t k = 0; k < in.size(); k++)
+      if (in[k].size() == 1) std::fill_n(&inbuf[k * CH], CH, float(in[k].scalar_as_double()));
+    for (int64_t start = int64_t(b); start < int64_t(e); start += CH) {
+      int64_t len = std::min<int64_t>(CH, int64_t(e) - start);
+      for (size_t k = 0; k < in.size(); k++) load_chunk<T>(in[k], start, len, &inbuf[k * CH], src[k]);
+      auto operand = [&](int i) -> const float* { return i >= 0 ? src[i] : &tmp[size_t(-1 - i) * CH]; };
+      for (size_t s = 0; s < steps.size(); s++) {
+        float* dst = &tmp[s * CH];
+        if (steps[s].binary) bf[s](operand(steps[s].a), operand(steps[s].b), dst, len);
+        else uf[s](operand(steps[s].a), dst, len);
+      }
+      const float* r = &tmp[(steps.size() - 1) * CH];
+      for (int64_t i = 0; i < len; i++) po[start + i] = Num<T>::store(r[i]);
+    }
+  });
+}
+
 }  // namespace
+
+void Fused::eval_cpu(const std::vector<Array>& in_raw, Array& out) {
+  std::vector<Array> in;
+  for (auto& a : in_raw) {
+    if (a.size() == 1 || a.contiguous()) { in.push_back(a); continue; }
+    Array c = Array::empty(a.shape(), a.dtype());
+    copy_into(a, c);
+    in.push_back(c);
+  }
+  out.allocate();
+  switch (out.dtype()) {
+    case Dtype::float32: fused_kernel<float>(steps_, in, out); break;
+    case Dtype::bfloat16: fused_kernel<bf16>(steps_, in, out); break;
+    case Dtype::float16: fused_kernel<f16>(steps_, in, out); break;
+    default: throw std::logic_error("[fused] unsupported dtype");
+  }
+}
 
 void copy_into(const Array& src, Array& out) { HEARTH_DISPATCH_ALL(src.dtype(), cast_to<T>(src, out)); }
 

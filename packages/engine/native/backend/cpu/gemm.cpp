@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -93,9 +92,10 @@ void pack_any(const View& X, int64_t i0, int64_t m, int64_t k0, int64_t k, float
 View transposed(const View& v) { return View{v.p, v.cs, v.rs, v.type}; }
 
 // ---- portable micro-kernel ----------------------------------------------------------------------------
-// 4×16 floats: 16 SSE accumulators would exceed the 16 xmm registers, so GCC keeps 4 rows × 4 vectors only
-// when it can; measured faster than 4×8 on the baseline build since each B load feeds four rows.
-constexpr int kGMR = 4, kGNR = 16;
+// 6×8 floats in GCC/Clang vector types (SSE2 on the x86-64 baseline, NEON elsewhere): 12 accumulators,
+// 2 B vectors and a broadcast fit the 16 registers. Plain nested loops leave GCC spilling accumulators.
+constexpr int kGMR = 6, kGNR = 8;
+typedef float v4f __attribute__((vector_size(16)));
 
 void generic_pack_a(const View& A, int64_t i0, int64_t m, int64_t k0, int64_t k, void* dst) {
   pack_any(A, i0, m, k0, k, static_cast<float*>(dst), kGMR);
@@ -105,11 +105,18 @@ void generic_pack_b(const View& B, int64_t k0, int64_t k, int64_t j0, int64_t n,
 }
 
 void generic_micro(int64_t k, const float* __restrict a, const float* __restrict b, float* __restrict out) {
-  float acc[kGMR][kGNR] = {};
-  for (int64_t p = 0; p < k; p++, a += kGMR, b += kGNR)
-    for (int i = 0; i < kGMR; i++)
-      for (int j = 0; j < kGNR; j++) acc[i][j] += a[i] * b[j];
-  std::memcpy(out, acc, sizeof acc);
+  v4f c[kGMR][2] = {};
+  for (int64_t p = 0; p < k; p++, a += kGMR, b += kGNR) {
+    v4f b0, b1;
+    std::memcpy(&b0, b, 16);
+    std::memcpy(&b1, b + 4, 16);
+    for (int i = 0; i < kGMR; i++) {
+      v4f ai = v4f{} + a[i];
+      c[i][0] += ai * b0;
+      c[i][1] += ai * b1;
+    }
+  }
+  std::memcpy(out, c, sizeof c);
 }
 
 void generic_macro(int64_t m, int64_t n, int64_t k, const void* pa, const void* pb, float* C, int64_t ldc,
@@ -132,7 +139,7 @@ void generic_macro(int64_t m, int64_t n, int64_t k, const void* pa, const void* 
     }
 }
 
-const GemmKernel kGenericGemm = {"generic-4x16", kGMR, kGNR, 128, 512, 256, 1, 4,
+const GemmKernel kGenericGemm = {"generic-6x8", kGMR, kGNR, 120, 512, 256, 1, 4,
                                  generic_pack_a, generic_pack_b, generic_macro};
 
 // Portable skinny kernel: W is contiguous along k (dot products) or along j (row updates).
@@ -192,9 +199,9 @@ const Dispatch& dispatch() {
     Dispatch d;
     const CpuFeatures& f = cpu_features();
     bool avx2 = f.avx2 && f.fma && f.f16c, avx512 = avx2 && f.has_avx512();
-    // HEARTH_GEMM_NO_AMX=1 keeps the AVX-512 bf16 kernels reachable for tests on AMX machines.
-    const char* no_amx = std::getenv("HEARTH_GEMM_NO_AMX");
-    bool amx = avx512 && f.amx_tile && f.amx_bf16 && !(no_amx && *no_amx && *no_amx != '0');
+    // HEARTH_GEMM_BF16=amx|avx512bf16|f32 picks the bf16 kernel where supported (tests reach every path).
+    const char* force = std::getenv("HEARTH_GEMM_BF16");
+    std::string bf = force ? force : "";
     for (int e = 0; e < 3; e++) {
       Elem el = Elem(e);
       d.gemm[e] = &kGenericGemm;
@@ -208,8 +215,14 @@ const Dispatch& dispatch() {
         if (auto* k = avx512_gemv(el)) d.gemv[e] = k;
       }
     }
-    if (amx)
-      if (auto* k = amx_gemm()) d.gemm[int(Elem::bf16)] = k;
+    const int b = int(Elem::bf16);
+    if (avx512 && bf == "avx512bf16") {
+      if (auto* k = avx512_dpbf16_gemm()) d.gemm[b] = k;
+    } else if (avx512 && bf == "f32") {
+      d.gemm[b] = d.gemm[int(Elem::f32)];
+    } else if (avx512 && f.amx_tile && f.amx_bf16) {
+      if (auto* k = amx_gemm()) d.gemm[b] = k;  // nullptr when the OS refuses the tile state
+    }
     d.name = std::string("f32:") + d.gemm[0]->name + " bf16:" + d.gemm[1]->name + " f16:" + d.gemm[2]->name +
              " gemv:" + d.gemv[0]->name + "/" + d.gemv[1]->name + "/" + d.gemv[2]->name;
     return d;
@@ -268,11 +281,7 @@ template <class F> void run_items(int64_t n, int threads, const F& work) {
 // (stride mr × kpad_p elements) at offset len × p × kc elements: all but the last k block have kc = kpad.
 void gemm_blocked(const GemmKernel& g, const View& A, const View& B, int64_t M, int64_t N, int64_t K, float alpha,
                   float beta, float* C, int64_t ldc) {
-  int64_t gmc = g.mc, gnc = g.nc, gkc = g.kc;
-  if (const char* t = std::getenv("HEARTH_GEMM_TUNE")) {  // TEMP tuning
-    long a, b, c; if (sscanf(t, "%ld,%ld,%ld", &a, &b, &c) == 3) gmc = a / g.mr * g.mr, gnc = b / g.nr * g.nr, gkc = c / g.ku * g.ku;
-  }
-  const int64_t kc = balanced_block(K, gkc, g.ku), nk = ceil_div(K, kc);
+  const int64_t kc = balanced_block(K, g.kc, g.ku), nk = ceil_div(K, kc);
   const int64_t kpad_all = (nk - 1) * kc + round_up(K - (nk - 1) * kc, g.ku), es = g.esize;
   const int64_t mch = std::max<int64_t>(g.mr, kPackCap / (es * kpad_all) / g.mr * g.mr);
   const int64_t nch = std::max<int64_t>(g.nr, kPackCap / (es * kpad_all) / g.nr * g.nr);
@@ -302,7 +311,7 @@ void gemm_blocked(const GemmKernel& g, const View& A, const View& B, int64_t M, 
         }
       });
       // Phase 2. Tiles shrink (columns first) until there are a few per thread to balance the load.
-      int64_t tm = std::min(round_up(gmc, g.mr), mpad), tn = std::min(round_up(gnc, g.nr), npad);
+      int64_t tm = std::min(round_up(g.mc, g.mr), mpad), tn = std::min(round_up(g.nc, g.nr), npad);
       auto count = [&] { return ceil_div(ml, tm) * ceil_div(nl, tn); };
       while (threads > 1 && count() < 4 * threads && tn > 4 * g.nr) tn = round_up(tn / 2, g.nr);
       while (threads > 1 && count() < 4 * threads && tm > 2 * g.mr) tm = round_up(tm / 2, g.mr);
@@ -431,6 +440,7 @@ void generic_pack_b_f32(const View& B, int64_t k0, int64_t k, int64_t j0, int64_
 // Without the ISA files (non-x86 builds) these weak stand-ins report "not available".
 __attribute__((weak)) const GemmKernel* avx2_gemm(Elem) { return nullptr; }
 __attribute__((weak)) const GemmKernel* avx512_gemm(Elem) { return nullptr; }
+__attribute__((weak)) const GemmKernel* avx512_dpbf16_gemm() { return nullptr; }
 __attribute__((weak)) const GemmKernel* amx_gemm() { return nullptr; }
 __attribute__((weak)) const GemvKernel* avx2_gemv(Elem) { return nullptr; }
 __attribute__((weak)) const GemvKernel* avx512_gemv(Elem) { return nullptr; }

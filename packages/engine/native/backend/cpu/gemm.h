@@ -41,14 +41,15 @@ struct View {
   Elem type;
 };
 
-// Blocked GEMM kernel set (Goto/BLIS scheme). The driver cuts C into threads' tiles and, per tile, loops
-// jc over N by nc, pc over K by kc (packing a kc×nc panel of B), ic over M by mc (packing an mc×kc block of
-// A), then calls `macro` on the packed block.
+// Blocked GEMM kernel set (Goto/BLIS scheme). Per chunk of the product the driver packs op(A) and op(B)
+// for every k block of kc (threads share the packing), then threads take tiles of C of about mc × nc and
+// call `macro` once per k block.
 //  - pack_a packs op(A)[i0:i0+m, k0:k0+k] into panels of mr rows; pack_b packs op(B)[k0:k0+k, j0:j0+n] into
 //    panels of nr columns. Both zero-pad rows/columns to mr/nr and k to a multiple of ku, in the kernel's
 //    own layout, with elements of `esize` bytes. Panel p of A starts at byte p * mr * kpad * esize
 //    (kpad = k rounded up to ku); likewise for B with nr.
-//  - macro computes C[0:m, 0:n] = alpha * Apacked · Bpacked + beta * C (beta == 0: C is not read).
+//  - macro computes C[0:m, 0:n] = alpha * Apacked · Bpacked + beta * C (beta == 0: C is not read), with
+//    m ≤ mc rounded to mr and k ≤ kc: the packed A block is meant to stay in L2 and each B micro-panel in L1.
 struct GemmKernel {
   const char* name;
   int mr, nr;
@@ -73,6 +74,7 @@ struct GemvKernel {
 // Returns nullptr where the ISA/format is not supported by that file's kernels.
 const GemmKernel* avx2_gemm(Elem e);
 const GemmKernel* avx512_gemm(Elem e);
+const GemmKernel* avx512_dpbf16_gemm();  // the vdpbf16ps kernel where supported (for tests and overrides)
 const GemmKernel* amx_gemm();  // bf16 only; also requests AMX permission from the OS, nullptr if refused
 const GemvKernel* avx2_gemv(Elem e);
 const GemvKernel* avx512_gemv(Elem e);

@@ -220,8 +220,9 @@ void macro(int64_t m, int64_t n, int64_t k, const void* pa, const void* pb, floa
   _tile_release();
 }
 
-// kc × 32 bf16 of B (32 KB at kc = 512) stays in L1 while 32-row A panels stream from the L2-resident block.
-const GemmKernel kAmx = {"amx-bf16-32x32", MR, NR, 256, 1024, 512, KT, 2, pack_a, pack_b, macro};
+// A 256 × kc block (512 KB at kc = 1024) and the current B micro-panel (64 KB) stay in L2. A long kc keeps
+// C traffic low, which matters more at AMX speed than L1 residency (measured: kc 1024 beat 512).
+const GemmKernel kAmx = {"amx-bf16-32x32", MR, NR, 256, 1024, 1024, KT, 2, pack_a, pack_b, macro};
 
 bool request_tile_permission() {
 #if defined(__linux__) && defined(SYS_arch_prctl)

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "../transforms.h"
 #include "creation.h"
 #include "layout.h"
 
@@ -201,6 +202,37 @@ std::vector<Array> Cast::vjp(const std::vector<Array>& primals, const Array& cot
   const Array& x = primals[0];
   if (!is_floating(x.dtype())) return {zeros_like(x)};
   return {astype(cot, x.dtype())};
+}
+
+}  // namespace hearth
+
+namespace hearth {
+
+bool fusable_unary(UnaryOp op) {
+  return op != UnaryOp::isnan && op != UnaryOp::isinf && op != UnaryOp::isposinf && op != UnaryOp::isneginf &&
+         op != UnaryOp::logical_not;
+}
+bool fusable_binary(BinaryOp op) { return op < BinaryOp::equal || op == BinaryOp::arctan2 || op == BinaryOp::logaddexp; }
+
+std::vector<Array> Fused::vjp(const std::vector<Array>& primals, const Array& cot, const std::vector<int>& argnums,
+                              const Array&) {
+  begin_trace();
+  try {
+    std::vector<Array> tracers;
+    for (auto& p : primals) tracers.push_back(make_tracer(p));
+    std::vector<Array> temps;
+    auto operand = [&](int i) { return i >= 0 ? tracers[i] : temps[-1 - i]; };
+    for (auto& s : steps_)
+      temps.push_back(s.binary ? binary(BinaryOp(s.op), operand(s.a), operand(s.b)) : unary(UnaryOp(s.op), operand(s.a)));
+    std::vector<Array> grads = backprop({temps.back()}, {cot}, tracers);
+    end_trace();
+    std::vector<Array> out;
+    for (int a : argnums) out.push_back(grads[a]);
+    return out;
+  } catch (...) {
+    end_trace();
+    throw;
+  }
 }
 
 }  // namespace hearth

@@ -69,6 +69,29 @@ class Cast : public Primitive {
   Dtype to_;
 };
 
+// A chain of float unary/binary ops fused by compile into one pass over the data. Operands >= 0 name inputs,
+// < 0 name earlier steps (-1 - step). Inputs have the output's size or are scalars (size 1).
+struct FusedStep {
+  bool binary;
+  uint8_t op;
+  int a, b;
+};
+class Fused : public Primitive {
+ public:
+  explicit Fused(std::vector<FusedStep> steps) : steps_(std::move(steps)) {}
+  const char* name() const override { return "fused"; }
+  void eval_cpu(const std::vector<Array>& inputs, Array& out) override;
+  // Rebuilds the unfused chain on tracers of the primals and differentiates that.
+  std::vector<Array> vjp(const std::vector<Array>& primals, const Array& cotangent,
+                         const std::vector<int>& argnums, const Array& output) override;
+  const std::vector<FusedStep>& steps() const { return steps_; }
+
+ private:
+  std::vector<FusedStep> steps_;
+};
+bool fusable_unary(UnaryOp op);
+bool fusable_binary(BinaryOp op);
+
 // Ops (validate, promote, broadcast, build the node).
 Array unary(UnaryOp op, const Array& a);
 Array binary(BinaryOp op, const Array& a, const Array& b);
