@@ -313,8 +313,9 @@ void gemm_blocked(const GemmKernel& g, const View& A, const View& B, int64_t M, 
       // Phase 2. Tiles shrink (columns first) until there are a few per thread to balance the load.
       int64_t tm = std::min(round_up(g.mc, g.mr), mpad), tn = std::min(round_up(g.nc, g.nr), npad);
       auto count = [&] { return ceil_div(ml, tm) * ceil_div(nl, tn); };
-      while (threads > 1 && count() < 4 * threads && tn > 4 * g.nr) tn = round_up(tn / 2, g.nr);
-      while (threads > 1 && count() < 4 * threads && tm > 2 * g.mr) tm = round_up(tm / 2, g.mr);
+      static const int CT = getenv("CT") ? atoi(getenv("CT")) : 2, MT = getenv("MT") ? atoi(getenv("MT")) : 4;
+      while (threads > 1 && count() < CT * threads && tn > 4 * g.nr) tn = round_up(tn / 2, g.nr);
+      while (threads > 1 && count() < CT * threads && tm > MT * g.mr) tm = round_up(tm / 2, g.mr);
       const int64_t tiles_n = ceil_div(nl, tn);
       run_items(count(), threads, [&](int64_t it) {
         const int64_t i = it / tiles_n * tm, j = it % tiles_n * tn;
