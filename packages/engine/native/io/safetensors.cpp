@@ -468,10 +468,20 @@ void save_safetensors(const std::string& path, const std::vector<TensorToSave>& 
   }
   std::vector<size_t> order(tensors.size());
   std::iota(order.begin(), order.end(), size_t(0));
-  std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return tensors[x].name < tensors[y].name; });
-  for (size_t i = 1; i < order.size(); i++)
-    if (tensors[order[i]].name == tensors[order[i - 1]].name)
-      bad_tensor(tensors[order[i]].name, "duplicate tensor name");
+  // Largest element size first, then by name: the header is padded so the data starts at a multiple of 8,
+  // and each group ends at a multiple of the next (smaller, power-of-two) size, so every tensor is aligned
+  // to its element size and loads zero-copy.
+  std::sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+    size_t sx = size_of(tensors[x].dtype), sy = size_of(tensors[y].dtype);
+    return sx != sy ? sx > sy : tensors[x].name < tensors[y].name;
+  });
+  {
+    std::vector<const std::string*> names;
+    for (const auto& t : tensors) names.push_back(&t.name);
+    std::sort(names.begin(), names.end(), [](const std::string* x, const std::string* y) { return *x < *y; });
+    for (size_t i = 1; i < names.size(); i++)
+      if (*names[i] == *names[i - 1]) bad_tensor(*names[i], "duplicate tensor name");
+  }
 
   std::vector<TensorInfo> infos;
   infos.reserve(tensors.size());

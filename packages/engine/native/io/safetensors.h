@@ -63,7 +63,8 @@ struct TensorToSave {
 
 // Writes atomically: a temp file in the same folder (unique name), fsync, then rename over `path`; on any
 // failure the temp file is removed and an old file at `path` is left untouched. Tensors are written sorted by
-// name (bytewise), the header padded with spaces to a multiple of 8 bytes. `metadata` is written under
+// element size (largest first), then name (bytewise), after a header padded with spaces to a multiple of 8
+// bytes, so every tensor's file offset is a multiple of its element size. `metadata` is written under
 // "__metadata__" (omitted when empty). Invalid input (bad names, nbytes != product(shape) * size, duplicate
 // names or metadata keys, strings that are not UTF-8) throws std::invalid_argument; I/O errors throw
 // std::runtime_error. Messages start with "[save] <path>: ".

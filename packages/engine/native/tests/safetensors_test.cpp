@@ -1,7 +1,7 @@
 // Standalone tests for the JSON parser, the safetensors loader/saver and MappedFile (not part of the CMake build).
 // Build and run from the repository root (one command line):
 //
-//   g++ -std=c++17 -O1 -g -Wall -Wextra -fsanitize=address,undefined -fno-sanitize-recover=undefined -I packages/engine/native packages/engine/native/tests/safetensors_test.cpp packages/engine/native/io/*.cpp packages/engine/native/core/dtype.cpp -o /tmp/safetensors_test && /tmp/safetensors_test
+//   g++ -std=c++17 -O1 -g -Wall -Wextra -fsanitize=address,undefined -fno-sanitize-recover=undefined -I packages/engine/native packages/engine/native/tests/safetensors_test.cpp packages/engine/native/io/json.cpp packages/engine/native/io/safetensors.cpp packages/engine/native/io/mapped_file.cpp packages/engine/native/core/dtype.cpp -o /tmp/safetensors_test && /tmp/safetensors_test
 //
 // It builds the same way without the sanitizers. It prints "N checks, 0 failures" and exits 0 on success.
 #include <dirent.h>
@@ -456,8 +456,13 @@ static void test_save_load(const std::string& dir) {
   CHECK(h.data_start % 8 == 0);
   CHECK(h.metadata == meta);
   CHECK(h.tensors.size() == ts.size());
-  // Written sorted by name, so the offset order is the name order.
-  for (size_t i = 1; i < h.tensors.size(); i++) CHECK(h.tensors[i - 1].name < h.tensors[i].name);
+  // Written sorted by element size (largest first), then name, so every tensor is aligned to its element size.
+  for (size_t i = 1; i < h.tensors.size(); i++) {
+    size_t sa = size_of(h.tensors[i - 1].dtype), sb = size_of(h.tensors[i].dtype);
+    CHECK(sa > sb || (sa == sb && h.tensors[i - 1].name < h.tensors[i].name));
+  }
+  for (const TensorInfo& ti : h.tensors) CHECK((h.data_start + ti.begin) % size_of(ti.dtype) == 0);
+  CHECK(h.tensors.front().name == "ids" && h.tensors[1].name == "scalar");  // the 8-byte dtypes first
   for (const TensorToSave& t : ts) {
     const TensorInfo* found = nullptr;
     for (const TensorInfo& ti : h.tensors)
@@ -467,7 +472,7 @@ static void test_save_load(const std::string& dir) {
     CHECK(found->dtype == t.dtype && found->shape == t.shape && found->end - found->begin == t.nbytes);
     CHECK(t.nbytes == 0 || std::memcmp(mf.data() + h.data_start + found->begin, t.data, t.nbytes) == 0);
   }
-  // The header text itself: metadata first, then tensors by name, padded with spaces.
+  // The header text itself: metadata first, then tensors in that order, padded with spaces.
   std::string raw = read_all(path);
   uint64_t hlen = 0;
   for (int k = 0; k < 8; k++) hlen |= uint64_t(uint8_t(raw[k])) << (8 * k);
@@ -491,6 +496,9 @@ static void test_save_load(const std::string& dir) {
   EXPECT_THROW(std::invalid_argument, save_safetensors(path, bad, {}),
                "[save] " + path + ": tensor 'x': byte length 40 != product(shape [3, 4]) \u00d7 4 bytes (float32) = 48");
   bad = {{"x", Dtype::uint8, {1}, flags, 1}, {"x", Dtype::uint8, {1}, flags, 1}};
+  EXPECT_THROW(std::invalid_argument, save_safetensors(path, bad, {}), "tensor 'x': duplicate tensor name");
+  // Duplicates with different dtypes are not neighbours in the size-then-name order.
+  bad = {{"x", Dtype::uint8, {1}, flags, 1}, {"w", Dtype::float64, {1}, &scalar, 8}, {"x", Dtype::float64, {1}, &scalar, 8}};
   EXPECT_THROW(std::invalid_argument, save_safetensors(path, bad, {}), "tensor 'x': duplicate tensor name");
   bad = {{"__metadata__", Dtype::uint8, {1}, flags, 1}};
   EXPECT_THROW(std::invalid_argument, save_safetensors(path, bad, {}), "the name '__metadata__' is reserved");

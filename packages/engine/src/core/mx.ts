@@ -18,5 +18,6 @@ export * as random from "./random.js";
 export * as fast from "./fast.js";
 export { evaluate as eval, asyncEval, grad, valueAndGrad, vjp, jvp, compile } from "./transforms.js";
 export * from "./memory.js";
+export * from "./io.js";
 export { EngineError } from "./errors.js";
 export * as utils from "./utils.js";
