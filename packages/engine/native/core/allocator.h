@@ -16,6 +16,8 @@ class Buffer {
   ~Buffer();
   void* data() const { return ptr_; }
   size_t size() const { return size_; }
+  // Allocator-owned and writable (memory-mapped files are neither): an output may reuse it.
+  bool owned() const { return !release_; }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
 

@@ -80,6 +80,12 @@ class Array {
   void mark_evaluated();
   void detach();  // drop primitive and inputs (after evaluation)
   long use_count() const { return n_.use_count(); }
+  // True when this input's buffer can be reused for the output of the node being evaluated: nothing else
+  // references the node (the consumer's input list holds the only handle) or its buffer, and it is writable.
+  bool is_donatable() const {
+    return n_.use_count() == 1 && n_->buffer && n_->buffer.use_count() == 1 && n_->buffer->owned() &&
+           n_->contiguous && n_->offset == 0;
+  }
   std::vector<Array> take_inputs() { return std::move(n_->inputs); }
 
   // Reads one element as double / as an integer (for item() and scalar helpers); array must be evaluated.

@@ -11,8 +11,10 @@ Build (from packages/engine; ISA files get the same flags as in CMakeLists.txt):
       -mavx512bf16 -mfma -mavx2 -mf16c -c $N/backend/cpu/gemm_amx.cpp && \
   g++ -pthread *.o -o gemm_test
 Run every path (separate processes: cpu_features() reads HEARTH_ISA once):
-  HEARTH_ISA=generic ./gemm_test && HEARTH_ISA=avx2 ./gemm_test && HEARTH_GEMM_BF16=avx512bf16 ./gemm_test \
-    && HEARTH_GEMM_BF16=f32 ./gemm_test && ./gemm_test
+  HEARTH_ISA=generic ./gemm_test --no-bench && HEARTH_ISA=avx2 ./gemm_test --no-bench && \
+  HEARTH_GEMM_BF16=avx512bf16 ./gemm_test --no-bench && HEARTH_GEMM_BF16=f32 ./gemm_test --no-bench && \
+  HEARTH_GEMM_PACK_MB=1 ./gemm_test --no-bench && ./gemm_test
+(HEARTH_GEMM_BF16 forces a bf16 kernel; HEARTH_GEMM_PACK_MB=1 makes big products split into chunks.)
 Options: --no-bench (tests only), --no-test (benchmarks only), --quick (smaller test grid), --no-numpy.
 AddressSanitizer run: add -fsanitize=address -g to every command above; run with --quick --no-bench. */
 #include <chrono>
@@ -165,7 +167,7 @@ void run_tests(bool quick) {
   // Larger shapes: several cache blocks in every dimension, threading, big K, skinny shapes.
   struct S { int64_t M, N, K; };
   std::vector<S> big = {{300, 500, 700}, {257, 383, 519}, {2, 1000, 3000}, {1, 777, 4097}, {4, 3001, 65},
-                        {1000, 3, 700}, {37, 41, 5000}, {515, 4100, 33}, {129, 130, 1030}};
+                        {1000, 3, 700}, {37, 41, 5000}, {515, 4100, 33}, {129, 130, 1030}, {700, 90, 2000}};
   if (quick) big = {{120, 150, 530}, {1, 300, 600}, {300, 2, 300}, {70, 80, 1100}};
   for (T t : {T::f32, T::bf16, T::f16, T::f64})
     for (const S& s : big)

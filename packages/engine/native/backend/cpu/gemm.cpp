@@ -1,10 +1,11 @@
 // GEMM driver: argument checks, kernel dispatch, cache blocking and threading, plus the portable kernels
 // (compiled for the x86-64 baseline, written so -O3 vectorises them with SSE2) and dgemm.
 //
-// Blocking follows the Goto/BLIS scheme: C is cut into one rectangle per thread (no synchronisation inside
-// a product); each thread loops over kc×nc panels of B and mc×kc blocks of A, packed into contiguous
-// micro-panels so the register micro-kernel streams both operands with unit stride. Sizes and layouts are
-// owned by the kernel set (GemmKernel in gemm.h); this file only drives them.
+// Blocking follows the Goto/BLIS scheme: op(A) and op(B) are packed into contiguous micro-panels (mr rows /
+// nr columns per k step) so the register micro-kernel streams both with unit stride, in k blocks of kc so a
+// block of A stays in L2 and a B micro-panel in L1. The threads first share the packing, then take tiles
+// of C one at a time. Sizes and layouts are owned by the kernel set (GemmKernel in gemm.h); this file only
+// drives them. Products with at most 4 rows (or columns) skip packing and stream the big operand instead.
 #include "backend/cpu/gemm.h"
 
 #include <algorithm>
@@ -61,23 +62,28 @@ template <> struct Load<Elem::f16> {
 // the last panel. Used for A (a view as is) and for B (through its transpose, so "rows" are columns).
 template <Elem E>
 void pack_panels(const View& X, int64_t i0, int64_t m, int64_t k0, int64_t k, float* dst, int mr) {
-  for (int64_t p = 0; p < m; p += mr) {
-    int64_t rows = std::min<int64_t>(mr, m - p);
-    float* d = dst + p * k;  // panel p/mr starts at (p/mr) * mr * k
-    if (X.cs == 1) {  // each row contiguous along k: read rows, scatter with stride mr (stays in cache)
-      for (int64_t r = 0; r < rows; r++) {
-        int64_t base = (i0 + p + r) * X.rs + k0;
-        for (int64_t kk = 0; kk < k; kk++) d[kk * mr + r] = Load<E>::at(X.p, base + kk);
-      }
-    } else {  // rows adjacent in memory: contiguous both ways
-      for (int64_t kk = 0; kk < k; kk++) {
-        int64_t base = (k0 + kk) * X.cs + i0 + p;
-        for (int64_t r = 0; r < rows; r++) d[kk * mr + r] = Load<E>::at(X.p, base + r);
+  const int64_t mpad = (m + mr - 1) / mr * mr;
+  if (X.cs != 1) {  // rows adjacent in memory: sweep each k-row of X across all panels
+    for (int64_t kk = 0; kk < k; kk++) {
+      const int64_t base = (k0 + kk) * X.cs + i0;
+      for (int64_t p = 0; p < mpad; p += mr) {
+        float* d = dst + p * k + kk * mr;  // panel p/mr starts at (p/mr) * mr * k
+        const int64_t rows = std::min<int64_t>(mr, m - p);
+        for (int64_t r = 0; r < rows; r++) d[r] = Load<E>::at(X.p, base + p + r);
+        for (int64_t r = rows; r < mr; r++) d[r] = 0.f;
       }
     }
-    if (rows < mr)
-      for (int64_t kk = 0; kk < k; kk++)
-        for (int64_t r = rows; r < mr; r++) d[kk * mr + r] = 0.f;
+    return;
+  }
+  for (int64_t p = 0; p < mpad; p += mr) {  // each row contiguous along k: scatter with stride mr (in cache)
+    float* d = dst + p * k;
+    const int64_t rows = std::min<int64_t>(mr, m - p);
+    for (int64_t r = 0; r < rows; r++) {
+      const int64_t base = (i0 + p + r) * X.rs + k0;
+      for (int64_t kk = 0; kk < k; kk++) d[kk * mr + r] = Load<E>::at(X.p, base + kk);
+    }
+    for (int64_t kk = 0; kk < k; kk++)
+      for (int64_t r = rows; r < mr; r++) d[kk * mr + r] = 0.f;
   }
 }
 
@@ -139,7 +145,7 @@ void generic_macro(int64_t m, int64_t n, int64_t k, const void* pa, const void* 
     }
 }
 
-const GemmKernel kGenericGemm = {"generic-6x8", kGMR, kGNR, 120, 512, 256, 1, 4,
+const GemmKernel kGenericGemm = {"generic-6x8", kGMR, kGNR, 120, 512, 256, 1, 4, 1e6,
                                  generic_pack_a, generic_pack_b, generic_macro};
 
 // Portable skinny kernel: W is contiguous along k (dot products) or along j (row updates).
@@ -241,7 +247,10 @@ struct Buffer {
       std::free(p);
       cap = size_t(round_up(int64_t(n), 1 << 16));
       p = std::aligned_alloc(4096, cap);
-      if (!p) cap = 0, throw std::bad_alloc();
+      if (!p) {
+        cap = 0;
+        throw std::bad_alloc();
+      }
     }
     return static_cast<char*>(p);
   }
@@ -249,8 +258,16 @@ struct Buffer {
 };
 thread_local Buffer tl_pack_a, tl_pack_b;
 
-// Products larger than this (bytes per packed operand) are done in row/column chunks.
-constexpr int64_t kPackCap = int64_t(32) << 20;
+// Products whose packed operands would exceed this many bytes are done in row/column chunks (32 MB;
+// HEARTH_GEMM_PACK_MB lowers it so tests reach the chunked path with small matrices).
+int64_t pack_cap() {
+  static const int64_t cap = [] {
+    const char* e = std::getenv("HEARTH_GEMM_PACK_MB");
+    int64_t mb = e ? std::atoll(e) : 0;
+    return (mb > 0 ? mb : 32) << 20;
+  }();
+  return cap;
+}
 
 // Splits `total` into ceil(total/max) near-equal blocks that are multiples of `unit`.
 inline int64_t balanced_block(int64_t total, int64_t max, int64_t unit) {
@@ -258,9 +275,9 @@ inline int64_t balanced_block(int64_t total, int64_t max, int64_t unit) {
   return std::min(round_up(max, unit), round_up(ceil_div(total, blocks), unit));
 }
 
-// Runs work(item) for item in [0, n) on all pool threads, each taking the next free item: a thread that
-// the OS (or another process) slows down simply takes fewer items.
-// work(item, slot) also gets the index (< threads) of the thread slot running it.
+// Runs work(item, slot) for item in [0, n) on up to `threads` pool threads, each taking the next free item,
+// so a thread that the OS (or another process) slows down simply takes fewer items. `slot` (< threads)
+// identifies the thread running the item.
 template <class F> void run_items_slot(int64_t n, int threads, const F& work) {
   if (threads <= 1 || n <= 1) {
     for (int64_t i = 0; i < n; i++) work(i, 0);
@@ -283,10 +300,10 @@ void gemm_blocked(const GemmKernel& g, const View& A, const View& B, int64_t M, 
                   float beta, float* C, int64_t ldc) {
   const int64_t kc = balanced_block(K, g.kc, g.ku), nk = ceil_div(K, kc);
   const int64_t kpad_all = (nk - 1) * kc + round_up(K - (nk - 1) * kc, g.ku), es = g.esize;
-  const int64_t mch = std::max<int64_t>(g.mr, kPackCap / (es * kpad_all) / g.mr * g.mr);
-  const int64_t nch = std::max<int64_t>(g.nr, kPackCap / (es * kpad_all) / g.nr * g.nr);
+  const int64_t mch = std::max<int64_t>(g.mr, pack_cap() / (es * kpad_all) / g.mr * g.mr);
+  const int64_t nch = std::max<int64_t>(g.nr, pack_cap() / (es * kpad_all) / g.nr * g.nr);
   int threads = num_threads();
-  if (double(M) * double(N) * double(K) < 3.0e5) threads = 1;  // below ~50 µs the wake-ups cost more
+  if (double(M) * double(N) * double(K) < g.par_macs) threads = 1;
   auto kblock = [&](int64_t p, int64_t* kb, int64_t* kpad) {
     *kb = std::min(kc, K - p * kc), *kpad = round_up(*kb, g.ku);
   };
@@ -310,12 +327,12 @@ void gemm_blocked(const GemmKernel& g, const View& A, const View& B, int64_t M, 
           g.pack_b(B, p * kc, kb, n0 + c, std::min(kGroup * g.nr, nl - c), pb + (npad * p * kc + c * kpad) * es);
         }
       });
-      // Phase 2. Tiles shrink (columns first) until there are a few per thread to balance the load.
+      // Phase 2. Tiles shrink (columns first) until there are two per thread, enough to balance the load
+      // when a core is busy with something else; smaller tiles measured slower for AMX.
       int64_t tm = std::min(round_up(g.mc, g.mr), mpad), tn = std::min(round_up(g.nc, g.nr), npad);
       auto count = [&] { return ceil_div(ml, tm) * ceil_div(nl, tn); };
-      static const int CT = getenv("CT") ? atoi(getenv("CT")) : 2, MT = getenv("MT") ? atoi(getenv("MT")) : 4;
-      while (threads > 1 && count() < CT * threads && tn > 4 * g.nr) tn = round_up(tn / 2, g.nr);
-      while (threads > 1 && count() < CT * threads && tm > MT * g.mr) tm = round_up(tm / 2, g.mr);
+      while (threads > 1 && count() < 2 * threads && tn > 4 * g.nr) tn = round_up(tn / 2, g.nr);
+      while (threads > 1 && count() < 2 * threads && tm > 4 * g.mr) tm = round_up(tm / 2, g.mr);
       const int64_t tiles_n = ceil_div(nl, tn);
       run_items(count(), threads, [&](int64_t it) {
         const int64_t i = it / tiles_n * tm, j = it % tiles_n * tn;

@@ -2,7 +2,8 @@
 // 32 k) and two B tiles (16 k-pairs × 16 columns, "VNNI" pair-interleaved) per 32-k step. Packing and the C
 // update use AVX-512. Compiled with -mamx-*/-mavx512*; only reached after cpu_features() reports AMX and the
 // kernel has granted this process the tile state (Linux asks for it with arch_prctl). Everything but
-// amx_gemm() has internal linkage (see gemm.h).
+// amx_gemm() has internal linkage (see gemm.h). Products of bf16 are exact and accumulate in float; like
+// vdpbf16ps, the tiles treat denormal inputs and results as zero.
 #include <immintrin.h>
 
 #include <cstring>
@@ -127,18 +128,21 @@ void pack_a(const View& A, int64_t i0, int64_t m, int64_t k0, int64_t k, void* d
 void pack_b(const View& B, int64_t k0, int64_t k, int64_t j0, int64_t n, void* dst) {
   uint16_t* d = static_cast<uint16_t*>(dst);
   const int64_t nkt = (k + KT - 1) / KT;
-  if (B.cs == 1) {  // row-major K×N: interleave pairs of k rows
-    for (int64_t j = 0; j < n; j += NR)
-      for (int64_t t = 0; t < nkt; t++, d += 2 * kTileElems)
-        for (int p = 0; p < 16; p++) {
-          const int64_t kr = t * KT + 2 * p;
+  if (B.cs == 1) {  // row-major K×N: interleave pairs of k rows, sweeping each row across all panels
+    const int64_t panel = int64_t(NR) * nkt * KT;
+    for (int64_t t = 0; t < nkt; t++)
+      for (int p = 0; p < 16; p++) {
+        const int64_t kr = t * KT + 2 * p;
+        for (int64_t j = 0; j < n; j += NR) {
           __m512i r0 = load_row32(B, k0 + kr, k0 + k, j0 + j, n - j);
           __m512i r1 = load_row32(B, k0 + kr + 1, k0 + k, j0 + j, n - j);
           __m512i lo, hi;
           interleave_rows(r0, r1, lo, hi);
-          _mm512_storeu_si512(d + p * KT, lo);
-          _mm512_storeu_si512(d + kTileElems + p * KT, hi);
+          uint16_t* o = d + j / NR * panel + t * 2 * kTileElems + p * KT;
+          _mm512_storeu_si512(o, lo);
+          _mm512_storeu_si512(o + kTileElems, hi);
         }
+      }
     return;
   }
   // B stored N×K (e.g. weights W[N,K]): a k-pair is one 32-bit word, so a tile is a 16×16 word transpose.
@@ -222,7 +226,7 @@ void macro(int64_t m, int64_t n, int64_t k, const void* pa, const void* pb, floa
 
 // A 256 × kc block (512 KB at kc = 1024) and the current B micro-panel (64 KB) stay in L2. A long kc keeps
 // C traffic low, which matters more at AMX speed than L1 residency (measured: kc 1024 beat 512).
-const GemmKernel kAmx = {"amx-bf16-32x32", MR, NR, 256, 1024, 1024, KT, 2, pack_a, pack_b, macro};
+const GemmKernel kAmx = {"amx-bf16-32x32", MR, NR, 256, 1024, 1024, KT, 2, 6.4e7, pack_a, pack_b, macro};
 
 bool request_tile_permission() {
 #if defined(__linux__) && defined(SYS_arch_prctl)

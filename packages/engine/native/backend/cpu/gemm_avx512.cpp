@@ -1,5 +1,6 @@
-// AVX-512 GEMM kernels: a 14×32 float32 FMA micro-kernel (also used for float16, converted while packing),
-// the same tile with AVX512_BF16 `vdpbf16ps` for bfloat16, and skinny (≤ 4 rows) streaming kernels.
+// AVX-512 GEMM kernels: a 14×32 float32 FMA micro-kernel (also used for float16 and, on Intel without AMX,
+// bfloat16, both widened while packing), the same tile with AVX512_BF16 `vdpbf16ps` for bfloat16, and
+// skinny (≤ 4 rows) streaming kernels.
 // Compiled with -mavx512f/bw/vl/dq/bf16; only reached after cpu_features() reports them. Everything except
 // the exported table getters has internal linkage (see gemm.h on mixing ISA flags).
 #include <cpuid.h>
@@ -25,7 +26,9 @@ HEARTH_INLINE int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 // Each k step does 28 FMAs for 2 vector loads and 14 broadcast loads, which the two load ports sustain.
 constexpr int MR = 14, NR = 32;
 
-HEARTH_INLINE __mmask16 tail_mask(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
+HEARTH_INLINE __mmask16 tail_mask(int64_t n) {
+  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
 
 // One k step on 32-bit packed elements: float32 values, or bf16 pairs (k, k+1) for vdpbf16ps.
 template <bool BF> HEARTH_INLINE __m512 bcast(const uint32_t* a) {
@@ -48,13 +51,15 @@ void micro(int64_t steps, const uint32_t* __restrict a, const float* __restrict 
   __m512 c0[MR], c1[MR];
 #pragma GCC unroll 14
   for (int i = 0; i < MR; i++) c0[i] = c1[i] = _mm512_setzero_ps();
-  // Warm the C tile while the k loop runs; it is written once at the end.
-  for (int i = 0; i < mrem; i++) _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0),
-                                 _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc + 16), _MM_HINT_T0);
+  // Warm the C tile while the k loop runs; it is read (beta ≠ 0) and written once at the end.
+  for (int i = 0; i < mrem; i++) {
+    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc + 16), _MM_HINT_T0);
+  }
 #pragma GCC unroll 2
   for (int64_t p = 0; p < steps; p++) {
     __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-    _mm_prefetch(reinterpret_cast<const char*>(a + 8 * MR), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(a + 8 * MR), _MM_HINT_T0);  // A streams from L2
 #pragma GCC unroll 14
     for (int i = 0; i < MR; i++) {
       __m512 ai = bcast<BF>(a + i);
@@ -65,7 +70,7 @@ void micro(int64_t steps, const uint32_t* __restrict a, const float* __restrict 
     b += NR;
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  const __mmask16 m0 = tail_mask(nrem), m1 = tail_mask(nrem - 16 < 0 ? 0 : nrem - 16);
+  const __mmask16 m0 = tail_mask(nrem), m1 = tail_mask(nrem - 16);
 #pragma GCC unroll 14
   for (int i = 0; i < MR; i++) {
     if (i >= mrem) break;
@@ -135,18 +140,19 @@ HEARTH_INLINE void transpose16(__m512 r[16]) {
 // Float panels [panel][k][R] (R = MR for A, NR for B) of rows [i0, i0 + m) of a view X(row, k): A as is, B
 // through its transpose. Converts bf16/f16 on the way.
 void pack_panels_f32(const View& X, int64_t i0, int64_t m, int64_t k0, int64_t k, float* d, int R) {
+  if (X.cs != 1) {  // rows adjacent in memory: masked vector copies, sweeping each k-row across all panels
+    for (int64_t kk = 0; kk < k; kk++)
+      for (int64_t i = 0; i < m; i += R)
+        for (int g = 0; g < R; g += 16)
+          _mm512_mask_storeu_ps(d + i * k + kk * R + g, tail_mask(R - g),
+                                load16_as_f32(X.p, (k0 + kk) * X.cs + i0 + i + g, X.type, tail_mask(imin(m - i - g, 16))));
+    return;
+  }
+  // Rows contiguous along k: load 16 k of each of 16 rows, transpose, store 16 k-rows.
   for (int64_t i = 0; i < m; i += R, d += R * k) {
     const int64_t rows = imin(R, m - i);
-    for (int g = 0; g < R; g += 16) {  // 16-row groups of the panel
-      const int gr = int(imin(16, R - g));
-      const __mmask16 store = tail_mask(gr);
-      if (X.cs != 1) {  // rows adjacent in memory: one masked vector per k
-        const __mmask16 valid = tail_mask(rows - g < 0 ? 0 : rows - g);
-        for (int64_t kk = 0; kk < k; kk++)
-          _mm512_mask_storeu_ps(d + kk * R + g, store, load16_as_f32(X.p, (k0 + kk) * X.cs + i0 + i + g, X.type, valid));
-        continue;
-      }
-      // Rows contiguous along k: load 16 k of each row, transpose, store 16 k-rows.
+    for (int g = 0; g < R; g += 16) {
+      const __mmask16 store = tail_mask(R - g);
       for (int64_t kk = 0; kk < k; kk += 16) {
         const int64_t kn = imin(16, k - kk);
         const __mmask16 km = tail_mask(kn);
@@ -202,9 +208,10 @@ void pack_b_bf16(const View& B, int64_t k0, int64_t k, int64_t j0, int64_t n, vo
   pack_pairs(View{B.p, B.cs, B.rs, B.type}, j0, n, k0, k, static_cast<uint32_t*>(dst), NR);
 }
 
-// kc × 32 floats of B (32 KB at kc = 256) plus a streaming A panel fit the 48 KB L1; mc × kc of A in L2.
-const GemmKernel kF32 = {"avx512-14x32", MR, NR, 14 * 12, 1024, 384, 1, 4, pack_a_f32, pack_b_f32, macro<false>};
-const GemmKernel kBF16 = {"avx512bf16-14x32", MR, NR, 14 * 12, 1024, 768, 2, 2, pack_a_bf16, pack_b_bf16,
+// A 168 × 384 block of A (258 KB) stays in L2 while each 32-column B micro-panel (48 KB) is reused across
+// its 12 A micro-panels. Sizes picked by measurement (kc 256-512, mc 84-336 were within a few percent).
+const GemmKernel kF32 = {"avx512-14x32", MR, NR, 14 * 12, 1024, 384, 1, 4, 5e6, pack_a_f32, pack_b_f32, macro<false>};
+const GemmKernel kBF16 = {"avx512bf16-14x32", MR, NR, 14 * 12, 1024, 768, 2, 2, 5e6, pack_a_bf16, pack_b_bf16,
                           macro<true>};
 
 // ---- skinny kernels (≤ 4 rows) -----------------------------------------------------------------------
@@ -323,7 +330,11 @@ void dot_cols_widen(int64_t K, const float* x, int64_t kx, const View& W, int64_
     for (int q = 0; q < Q; q++) acc[r][q] = _mm512_setzero_ps();
   for (int64_t k = 0; k < K; k += 16) {
     __m512 w[Q];
-    for (int q = 0; q < Q; q++) w[q] = load16_as_f32(W.p, (j + q) * W.cs + k, Elem::bf16, tail_mask(K - k));
+    for (int q = 0; q < Q; q++) {
+      const int64_t off = (j + q) * W.cs + k;
+      _mm_prefetch(reinterpret_cast<const char*>(static_cast<const uint16_t*>(W.p) + off) + 1024, _MM_HINT_T0);
+      w[q] = load16_as_f32(W.p, off, Elem::bf16, tail_mask(K - k));
+    }
     for (int r = 0; r < R; r++) {
       __m512 xr = _mm512_loadu_ps(x + r * kx + k);
       for (int q = 0; q < Q; q++) acc[r][q] = _mm512_fmadd_ps(xr, w[q], acc[r][q]);
@@ -361,8 +372,8 @@ bool is_amd() {
 }  // namespace
 
 // bf16 without AMX: on Intel cores vdpbf16ps issues at half the rate of float FMAs (measured on Sapphire
-// Rapids: ~120 vs ~240 GFLOP/s per core), so widening to float while packing is faster there; AMD's
-// Zen 4/5 run it at twice the FMA rate.
+// Rapids: ~120 vs ~240 GFLOP/s per core), so widening to float while packing is faster there. AMD Zen 4/5
+// issue it as fast as an FMA, twice the flops (per published tables; not measured here).
 const GemmKernel* avx512_gemm(Elem e) {
   if (e == Elem::bf16 && has_bf16() && is_amd()) return &kBF16;
   return &kF32;  // the packers widen bf16 / f16 to float
