@@ -1,11 +1,15 @@
 // Bindings for linear algebra and convolutions. Per-spatial-dim parameters arrive as integer lists (one
 // entry, or one per spatial dim); the TS layer expands numbers and pairs.
+#include "backend/cpu/gemm.h"
 #include "binding.h"
 #include "core/ops/linalg.h"
 
 namespace hearth::js {
 
 HEARTH_BIND(matmul) { return wrap(info.Env(), matmul(arg_array(info, 0), arg_array(info, 1))); }
+
+// The active GEMM kernels, e.g. "f32:avx512 bf16:amx f16:avx512" (benchmarks and logs).
+HEARTH_BIND(gemmKernelName) { return Napi::String::New(info.Env(), cpu::gemm_kernel_name()); }
 
 HEARTH_BIND(addmm) {
   return wrap(info.Env(), addmm(arg_array(info, 0), arg_array(info, 1), arg_array(info, 2), arg_double(info, 3),
