@@ -74,6 +74,34 @@ cases.push(
     ...tol },
 );
 
+// ---- einsum ----
+const es = (spec: string, shapes: number[][], extra: Partial<OpCase> = {}): OpCase => ({
+  name: `einsum ${spec}`, inputs: shapes.map((sh) => r(sh)), mx: (...xs) => mx.einsum(spec, ...xs),
+  np: `np.einsum(${JSON.stringify(spec)}, ${shapes.map((_, i) => `a${i}`).join(", ")})`, ...tol, ...extra,
+});
+cases.push(
+  es("ij,jk->ik", [[3, 4], [4, 5]]),
+  es("ij,jk", [[3, 4], [4, 5]]),
+  es("ji,jk->ki", [[4, 3], [4, 5]]),
+  es("ii->i", [[4, 4]]),
+  es("ii", [[4, 4]]),
+  es("ij->ji", [[3, 4]]),
+  es("ij->", [[3, 4]]),
+  es("i,j->ij", [[3], [4]]),
+  es("i,i", [[5], [5]]),
+  es("bij,bjk->bik", [[2, 3, 4], [2, 4, 5]]),
+  es("bij,bjk->bki", [[2, 3, 4], [2, 4, 5]]),
+  es("...ij,...jk->...ik", [[2, 1, 3, 4], [5, 4, 2]]),
+  es("...ij,...jk", [[2, 3, 4], [4, 2]]),
+  es("i...->...", [[3, 2, 4]]),
+  es("ijk,ikl,lm->jm", [[2, 3, 4], [2, 4, 5], [5, 3]]),
+  es("ij,ij->ij", [[1, 3], [2, 3]]),
+  es("iij,jk->ik", [[3, 3, 4], [4, 2]]),
+  es("ab,cd,bd->ac", [[2, 3], [4, 5], [3, 5]]),
+  { name: "einsum int32", inputs: [inp([1, 2, 3, 4, 5, 6], [2, 3], "int32"), inp([1, 0, -1, 2, 3, 1], [3, 2], "int32")],
+    mx: (a, b) => mx.einsum("ij,jk->ik", a, b), np: "np.einsum('ij,jk->ik', a0, a1)", variants: [] },
+);
+
 // ---- convolutions ----
 for (const s of [1, 2, 3]) for (const p of [0, 2]) for (const d of [1, 2]) for (const g of [1, 2]) {
   cases.push({ name: `conv1d stride ${s} padding ${p} dilation ${d} groups ${g}`, inputs: [r([2, 9, 4]), r([6, 3, 4 / g])],
@@ -144,6 +172,8 @@ runGradCases("linalg", [
   { name: "addmm 1-d b, batched a", shapes: [[2, 1], [2, 2, 4], [4]], fn: (c, a, b) => mx.addmm(c, a, b, -1, 1.5) },
   { name: "inner", shapes: [[3, 4], [2, 4]], fn: (a, b) => mx.inner(a, b) },
   { name: "tensordot", shapes: [[2, 3, 4], [4, 3, 2]], fn: (a, b) => mx.tensordot(a, b, [[1, 2], [1, 0]]) },
+  { name: "einsum three operands", shapes: [[2, 3, 4], [2, 4, 2], [2, 3]], fn: (a, b, c) => mx.einsum("ijk,ikl,lm->jm", a, b, c) },
+  { name: "einsum diagonal and broadcast", shapes: [[3, 3, 2], [2, 1]], fn: (a, b) => mx.einsum("iij,jk->ik", a, b) },
   { name: "conv1d stride padding", shapes: [[2, 6, 3], [4, 3, 3]], fn: (x, w) => mx.conv1d(x, w, 2, 1) },
   { name: "conv1d dilation groups", shapes: [[1, 7, 6], [6, 2, 2]], fn: (x, w) => mx.conv1d(x, w, 1, 1, 2, 3) },
   { name: "conv1d depthwise multiplier", shapes: [[1, 7, 3], [6, 3, 1]], fn: (x, w) => mx.conv1d(x, w, 1, 2, 2, 3) },
@@ -179,6 +209,14 @@ test("linalg: matmul / addmm / inner / tensordot errors", () => {
   assert.throws(() => mx.tensordot(z(2, 3), z(3), 3), E(/^\[tensordot\] axes=3/));
   assert.throws(() => mx.tensordot(z(2, 3), z(3, 2), [[0, 0], [1, 0]]), E(/^\[tensordot\] repeated axis/));
   assert.throws(() => mx.tensordot(z(2, 3), z(3, 2), [[0], [0, 1]]), E(/^\[tensordot\] the two axis lists/));
+  assert.throws(() => mx.einsum("ij,jk->ik", z(2, 3)), E(/^\[einsum\] the subscripts 'ij,jk->ik' name 2 operands but 1 were given/));
+  assert.throws(() => mx.einsum("i1->i", z(2, 3)), E(/^\[einsum\] invalid character '1'/));
+  assert.throws(() => mx.einsum("ij,jk->ik", z(2, 3), z(4, 5)), E(/^\[einsum\] label 'j' has size 3 in one place and 4/));
+  assert.throws(() => mx.einsum("ij->k", z(2, 3)), E(/^\[einsum\] output label 'k' appears in no input/));
+  assert.throws(() => mx.einsum("ij->ii", z(2, 3)), E(/^\[einsum\] output label 'i' repeated/));
+  assert.throws(() => mx.einsum("ijk->i", z(2, 3)), E(/^\[einsum\] term 'ijk' has 3 labels but operand 0 has 2 dims/));
+  assert.throws(() => mx.einsum("...i->i", z(2, 3)), E(/^\[einsum\] the inputs have '...' dims but the output/));
+  assert.throws(() => mx.einsum("ii->i", z(2, 3)), E(/^\[einsum\]/));
 });
 
 test("linalg: convolution errors", () => {

@@ -26,6 +26,11 @@ HEARTH_BIND(tensordotN) {
   return wrap(info.Env(), tensordot(arg_array(info, 0), arg_array(info, 1), int(arg_int(info, 2))));
 }
 
+HEARTH_BIND(einsum) {
+  if (!info[0].IsString()) throw std::invalid_argument("[einsum] the subscripts must be a string");
+  return wrap(info.Env(), einsum(info[0].As<Napi::String>().Utf8Value(), arg_arrays(info, 1)));
+}
+
 // (input, weight, stride, padLo, padHi, kernelDilation, inputDilation, groups, flip)
 HEARTH_BIND(convGeneral) {
   return wrap(info.Env(), conv_general(arg_array(info, 0), arg_array(info, 1), arg_shape(info, 2), arg_shape(info, 3),

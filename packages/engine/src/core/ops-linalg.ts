@@ -34,6 +34,15 @@ export function tensordot(a: ArrayLike, b: ArrayLike, axes: number | [number[], 
   return track(native.tensordot(x, y, axes[0], axes[1]));
 }
 
+/**
+ * Einstein summation as in NumPy/MLX: `einsum("ij,jk->ik", a, b)`, with "...", implicit outputs and
+ * repeated labels (diagonals). Pairs of operands contract left to right as batched matmuls.
+ */
+export function einsum(subscripts: string, ...operands: ArrayLike[]): MxArray {
+  if (typeof subscripts !== "string") throw new EngineError("[einsum] the subscripts must be a string");
+  return track(native.einsum(subscripts, operands.map((o) => asArray(o, "einsum"))));
+}
+
 // ---- convolutions ----
 
 /** A number, or a list of one entry per spatial dim. */

@@ -1,9 +1,13 @@
 #include "linalg.h"
 
 #include <algorithm>
+#include <cctype>
+#include <map>
 
+#include "creation.h"
 #include "elementwise.h"
 #include "layout.h"
+#include "reduce.h"
 
 namespace hearth {
 
@@ -177,6 +181,230 @@ Array inner(const Array& a, const Array& b) {
     throw_invalid("inner", "last dimensions must match, got shapes " + shape_str(a.shape()) + " and " +
                                shape_str(b.shape()));
   return tensordot(a, b, {a.ndim() - 1}, {b.ndim() - 1});
+}
+
+// ---- einsum ---------------------------------------------------------------------------------------------
+
+namespace {
+
+// An operand during einsum: the array and one label per dim (letters as their code, ellipsis dims as
+// kEllipsis + position among the broadcast dims).
+struct Labeled {
+  Array a;
+  std::vector<int> labels;
+};
+constexpr int kEllipsis = 1000;
+
+std::string label_str(int l) {
+  return l >= kEllipsis ? "..." : std::string(1, char(l));
+}
+
+// Sums away the given labels.
+void sum_labels(Labeled& x, const std::vector<int>& drop) {
+  std::vector<int> axes, keep;
+  for (size_t i = 0; i < x.labels.size(); i++) {
+    if (std::find(drop.begin(), drop.end(), x.labels[i]) != drop.end()) axes.push_back(int(i));
+    else keep.push_back(x.labels[i]);
+  }
+  if (axes.empty()) return;
+  x.a = sum(x.a, axes);
+  x.labels = keep;
+}
+
+// Reorders dims to `order` (a permutation of the labels).
+void permute(Labeled& x, const std::vector<int>& order) {
+  std::vector<int> perm;
+  for (int l : order) perm.push_back(int(std::find(x.labels.begin(), x.labels.end(), l) - x.labels.begin()));
+  bool id = true;
+  for (size_t i = 0; i < perm.size(); i++) id = id && perm[i] == int(i);
+  if (!id) x.a = transpose(x.a, perm);
+  x.labels = order;
+}
+
+// A · B contracting `contract`, keeping `batch` (shared), and each side's free labels.
+Labeled contract_pair(Labeled A, Labeled B, const std::vector<int>& keep, const std::map<int, int64_t>& size) {
+  auto has = [](const std::vector<int>& v, int l) { return std::find(v.begin(), v.end(), l) != v.end(); };
+  std::vector<int> batch, con, fa, fb;
+  for (int l : A.labels) {
+    if (has(B.labels, l)) (has(keep, l) ? batch : con).push_back(l);
+    else fa.push_back(l);
+  }
+  for (int l : B.labels)
+    if (!has(A.labels, l)) fb.push_back(l);
+  // Shared dims must have the same size on both sides: broadcast size-1 dims first.
+  auto full = [&](Labeled& x) {
+    Shape s;
+    for (size_t i = 0; i < x.labels.size(); i++)
+      s.push_back(has(A.labels, x.labels[i]) && has(B.labels, x.labels[i]) ? size.at(x.labels[i]) : x.a.shape(int(i)));
+    if (s != x.a.shape()) x.a = broadcast_to(x.a, s);
+  };
+  full(A);
+  full(B);
+  Shape out;
+  int64_t nb = 1, m = 1, k = 1, n = 1;
+  std::vector<int> ordA = batch, ordB = batch, labels = batch;
+  ordA.insert(ordA.end(), fa.begin(), fa.end());
+  ordA.insert(ordA.end(), con.begin(), con.end());
+  ordB.insert(ordB.end(), con.begin(), con.end());
+  ordB.insert(ordB.end(), fb.begin(), fb.end());
+  permute(A, ordA);
+  permute(B, ordB);
+  auto dim = [&](const Labeled& x, int l) { return x.a.shape(int(std::find(x.labels.begin(), x.labels.end(), l) - x.labels.begin())); };
+  for (int l : batch) nb *= dim(A, l), out.push_back(dim(A, l));
+  for (int l : fa) m *= dim(A, l), out.push_back(dim(A, l));
+  for (int l : con) k *= dim(A, l);
+  for (int l : fb) n *= dim(B, l), out.push_back(dim(B, l));
+  labels.insert(labels.end(), fa.begin(), fa.end());
+  labels.insert(labels.end(), fb.begin(), fb.end());
+  Array r;
+  if (is_floating(A.a.dtype())) {
+    r = matmul(reshape(A.a, {nb, m, k}), reshape(B.a, {nb, k, n}));
+  } else {  // no integer GEMM: broadcast multiply, then sum over k
+    Array bt = expand_dims(swapaxes(reshape(B.a, {nb, k, n}), 1, 2), {1});  // [nb, 1, n, k]
+    r = sum(multiply(reshape(A.a, {nb, m, 1, k}), bt), std::vector<int>{3});
+  }
+  return {reshape(r, out), labels};
+}
+
+}  // namespace
+
+Array einsum(const std::string& spec_in, const std::vector<Array>& ops_in) {
+  const char* op = "einsum";
+  std::string spec;
+  for (char ch : spec_in)
+    if (!std::isspace(static_cast<unsigned char>(ch))) spec += ch;
+  size_t arrow = spec.find("->");
+  std::string lhs = arrow == std::string::npos ? spec : spec.substr(0, arrow);
+  std::vector<std::string> terms;
+  for (size_t b = 0;;) {
+    size_t e = lhs.find(',', b);
+    terms.push_back(lhs.substr(b, e == std::string::npos ? std::string::npos : e - b));
+    if (e == std::string::npos) break;
+    b = e + 1;
+  }
+  if (ops_in.empty()) throw_invalid(op, "needs at least one operand");
+  if (terms.size() != ops_in.size())
+    throw_invalid(op, "the subscripts '" + spec_in + "' name " + std::to_string(terms.size()) + " operands but " +
+                          std::to_string(ops_in.size()) + " were given");
+  // Letters per term, and where the ellipsis sits (-1: none).
+  auto parse = [&](const std::string& t, std::vector<int>& letters, int& ell) {
+    ell = -1;
+    for (size_t i = 0; i < t.size();) {
+      if (t.compare(i, 3, "...") == 0) {
+        if (ell >= 0) throw_invalid(op, "more than one '...' in '" + t + "'");
+        ell = int(letters.size());
+        i += 3;
+      } else if (std::isalpha(static_cast<unsigned char>(t[i]))) {
+        letters.push_back(t[i++]);
+      } else {
+        throw_invalid(op, std::string("invalid character '") + t[i] + "' in the subscripts '" + spec_in + "'");
+      }
+    }
+  };
+  Dtype t = ops_in[0].dtype();
+  for (const Array& a : ops_in) t = promote_types(t, a.dtype());
+  std::vector<Labeled> ops;
+  std::vector<std::vector<int>> letters(terms.size());
+  std::vector<int> ell(terms.size()), n_ell(terms.size());
+  int E = 0;
+  for (size_t i = 0; i < terms.size(); i++) {
+    parse(terms[i], letters[i], ell[i]);
+    int nd = ops_in[i].ndim(), nl = int(letters[i].size());
+    if (ell[i] < 0 && nl != nd)
+      throw_invalid(op, "term '" + terms[i] + "' has " + std::to_string(nl) + " labels but operand " + std::to_string(i) +
+                            " has " + std::to_string(nd) + " dims");
+    if (ell[i] >= 0 && nl > nd)
+      throw_invalid(op, "term '" + terms[i] + "' has more labels than operand " + std::to_string(i) + " has dims (" +
+                            std::to_string(nd) + ")");
+    n_ell[i] = ell[i] < 0 ? 0 : nd - nl;
+    E = std::max(E, n_ell[i]);
+  }
+  std::map<int, int64_t> size;
+  std::map<int, int> count;  // in how many places each label appears (for the implicit output)
+  for (size_t i = 0; i < terms.size(); i++) {
+    std::vector<int> labels = letters[i];
+    if (ell[i] >= 0) {
+      std::vector<int> e;
+      for (int j = 0; j < n_ell[i]; j++) e.push_back(kEllipsis + E - n_ell[i] + j);
+      labels.insert(labels.begin() + ell[i], e.begin(), e.end());
+    }
+    Array a = ops_in[i].dtype() != t ? astype(ops_in[i], t) : ops_in[i];
+    for (size_t d = 0; d < labels.size(); d++) {
+      int64_t s = a.shape(int(d));
+      auto it = size.find(labels[d]);
+      if (it == size.end() || it->second == 1) size[labels[d]] = s;
+      else if (s != 1 && s != it->second)
+        throw_invalid(op, "label '" + label_str(labels[d]) + "' has size " + std::to_string(it->second) +
+                              " in one place and " + std::to_string(s) + " in operand " + std::to_string(i));
+      count[labels[d]]++;
+    }
+    ops.push_back({a, labels});
+  }
+  std::vector<int> out;
+  if (arrow != std::string::npos) {
+    std::vector<int> ol;
+    int oe;
+    parse(spec.substr(arrow + 2), ol, oe);
+    if (oe < 0 && E > 0)
+      throw_invalid(op, "the inputs have '...' dims but the output '" + spec.substr(arrow + 2) + "' has no '...'");
+    for (int l : ol) {
+      if (!size.count(l)) throw_invalid(op, "output label '" + label_str(l) + "' appears in no input");
+      if (std::count(ol.begin(), ol.end(), l) > 1) throw_invalid(op, "output label '" + label_str(l) + "' repeated");
+    }
+    out = ol;
+    if (oe >= 0) {
+      std::vector<int> e;
+      for (int j = 0; j < E; j++) e.push_back(kEllipsis + j);
+      out.insert(out.begin() + oe, e.begin(), e.end());
+    }
+  } else {
+    for (int j = 0; j < E; j++) out.push_back(kEllipsis + j);
+    for (auto& [l, c] : count)
+      if (l < kEllipsis && c == 1) out.push_back(l);  // std::map: letters in sorted order
+  }
+  // Repeated labels inside one operand: keep the diagonal (multiply by an identity mask, sum one copy).
+  for (Labeled& x : ops) {
+    for (size_t p = 0; p < x.labels.size(); p++)
+      for (size_t q = p + 1; q < x.labels.size(); q++) {
+        if (x.labels[q] != x.labels[p]) continue;
+        int64_t n = x.a.shape(int(p));
+        if (x.a.shape(int(q)) != n)
+          throw_invalid(op, "repeated label '" + label_str(x.labels[p]) + "' on dims of different sizes");
+        Shape ms(x.labels.size(), 1);
+        ms[p] = ms[q] = n;
+        x.a = sum(multiply(x.a, reshape(eye(n, n, 0, t), ms)), std::vector<int>{int(q)});
+        x.labels.erase(x.labels.begin() + q);
+        q--;
+      }
+  }
+  // Left to right; a label is summed as soon as no later operand or the output needs it.
+  auto needed_after = [&](size_t i) {
+    std::vector<int> keep = out;
+    for (size_t j = i + 1; j < ops.size(); j++) keep.insert(keep.end(), ops[j].labels.begin(), ops[j].labels.end());
+    return keep;
+  };
+  auto drop_unneeded = [&](Labeled& x, const std::vector<int>& keep, const std::vector<int>& other) {
+    std::vector<int> drop;
+    for (int l : x.labels)
+      if (std::find(keep.begin(), keep.end(), l) == keep.end() && std::find(other.begin(), other.end(), l) == other.end())
+        drop.push_back(l);
+    sum_labels(x, drop);
+  };
+  Labeled cur = ops[0];
+  for (size_t i = 1; i < ops.size(); i++) {
+    std::vector<int> keep = needed_after(i);
+    Labeled nxt = ops[i];
+    drop_unneeded(cur, keep, nxt.labels);
+    drop_unneeded(nxt, keep, cur.labels);
+    cur = contract_pair(cur, nxt, keep, size);
+  }
+  drop_unneeded(cur, out, {});
+  // Output labels that only exist as broadcast size-1 dims elsewhere keep their size.
+  permute(cur, out);
+  Shape final_shape;
+  for (int l : out) final_shape.push_back(size.at(l));
+  if (cur.a.shape() != final_shape) cur.a = broadcast_to(cur.a, final_shape);
+  return cur.a;
 }
 
 // ---- convolution ----------------------------------------------------------------------------------------

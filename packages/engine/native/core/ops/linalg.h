@@ -69,6 +69,10 @@ Array tensordot(const Array& a, const Array& b, const std::vector<int>& axes_a, 
 // The last n axes of a with the first n of b.
 Array tensordot(const Array& a, const Array& b, int n);
 
+// NumPy/MLX einsum: letters, "...", implicit or explicit ("->") output, repeated labels (diagonals).
+// Contracts operands left to right, each pair as one batched matmul (multiply + sum for integers).
+Array einsum(const std::string& subscripts, const std::vector<Array>& operands);
+
 // MLX conv_general. Vectors have one entry per spatial dim, or one entry used for all. `op` names the
 // calling op in error messages.
 Array conv_general(const Array& input, const Array& weight, std::vector<int64_t> stride, std::vector<int64_t> pad_lo,
