@@ -126,6 +126,7 @@ struct ConvGeom {
   std::vector<std::vector<int64_t>> tab;   // tab[d][o * K_d + k]
   std::vector<int64_t> ktap;               // Kp x D kernel coordinates
   Strides in_row;                          // row-major strides of the input's spatial dims (for dense dx)
+  bool holes = false;                      // some taps read padding or input-dilation holes
 };
 
 ConvGeom make_geom(const Shape& xs, const Shape& ws, const Shape& ys, const ConvParams& p) {
@@ -146,6 +147,7 @@ ConvGeom make_geom(const Shape& xs, const Shape& ws, const Shape& ys, const Conv
         int64_t idl = p.input_dilation[d];
         bool ok = pos >= 0 && pos % idl == 0 && pos / idl < s;
         t[size_t(oi * k + ki)] = ok ? pos / idl : -1;
+        g.holes = g.holes || !ok;
       }
   }
   g.KC = g.Kp * g.Cg;
@@ -195,7 +197,7 @@ void im2col(const ConvGeom& g, const Array& x, int64_t grp, int64_t r0, int64_t 
   size_t grain = size_t(std::max<int64_t>(1, 8192 / std::max<int64_t>(KC, 1)));
   parallel_for(size_t(r1 - r0), grain, [&](size_t b, size_t e) {
     int64_t rb = r0 + int64_t(b), re = r0 + int64_t(e);
-    std::memset(col + (rb - r0) * KC, 0, size_t((re - rb) * KC) * sizeof(E));
+    if (g.holes) std::memset(col + (rb - r0) * KC, 0, size_t((re - rb) * KC) * sizeof(E));
     for_each_tap(g, rb, re, sps, [&](int64_t r, int64_t n, int64_t kp, int64_t off) {
       const E* src = base + n * ns + off;
       E* dst = col + (r - r0) * KC + kp * Cg;
