@@ -36,6 +36,52 @@ def softmax(a, axis=None):
     return e / np.sum(e, axis=axis, keepdims=True)
 def sigmoid(x):
     return 1 / (1 + np.exp(-np.asarray(x, dtype=np.float64)))
+def _spatial(v, d):
+    return [int(v)] * d if np.isscalar(v) else [int(t) for t in v]
+def conv_nd(x, w, stride=1, padding=0, dilation=1, groups=1, input_dilation=1, flip=False):
+    # Reference N-d convolution in MLX layouts (x [N, *S, C], w [O, *K, C/groups]), cross-correlation unless
+    # flip; padding: int, one per dim, or (low list, high list), negative crops. Plain numpy loops + einsum.
+    x = np.asarray(x, dtype=np.float64); w = np.asarray(w, dtype=np.float64)
+    D = x.ndim - 2
+    stride, dilation, input_dilation = _spatial(stride, D), _spatial(dilation, D), _spatial(input_dilation, D)
+    if isinstance(padding, tuple) and len(padding) == 2 and not np.isscalar(padding[0]):
+        lo, hi = _spatial(padding[0], D), _spatial(padding[1], D)
+    else:
+        lo = hi = _spatial(padding, D)
+    N, C = x.shape[0], x.shape[-1]
+    xd = np.zeros([N] + [(s - 1) * d + 1 for s, d in zip(x.shape[1:-1], input_dilation)] + [C])
+    xd[(slice(None),) + tuple(slice(None, None, d) for d in input_dilation) + (slice(None),)] = x
+    for ax in range(D):
+        a, l, h = ax + 1, lo[ax], hi[ax]
+        if l < 0: xd = np.take(xd, range(-l, xd.shape[a]), axis=a); l = 0
+        if h < 0: xd = np.take(xd, range(0, xd.shape[a] + h), axis=a); h = 0
+        pw = [(0, 0)] * xd.ndim; pw[a] = (l, h); xd = np.pad(xd, pw)
+    if flip: w = w[(slice(None),) + (slice(None, None, -1),) * D]
+    O, K, Cg = w.shape[0], w.shape[1:-1], w.shape[-1]
+    Og = O // groups
+    osz = [(xd.shape[1 + i] - ((K[i] - 1) * dilation[i] + 1)) // stride[i] + 1 for i in range(D)]
+    out = np.zeros([N] + osz + [O])
+    for kidx in np.ndindex(*K):
+        sl = tuple(slice(k * dl, k * dl + (o - 1) * st + 1, st) for k, dl, o, st in zip(kidx, dilation, osz, stride))
+        patch = xd[(slice(None),) + sl + (slice(None),)]
+        for g in range(groups):
+            out[..., g * Og:(g + 1) * Og] += np.einsum('...c,oc->...o', patch[..., g * Cg:(g + 1) * Cg], w[(slice(g * Og, (g + 1) * Og),) + kidx + (slice(None),)])
+    return out
+def conv_transpose_nd(x, w, stride=1, padding=0, dilation=1, output_padding=0, groups=1):
+    # Reference transposed convolution (scatter form): out[i*s + k*d - p] += x[i] * w[k], MLX layouts.
+    x = np.asarray(x, dtype=np.float64); w = np.asarray(w, dtype=np.float64)
+    D = x.ndim - 2
+    stride, padding, dilation, output_padding = (_spatial(v, D) for v in (stride, padding, dilation, output_padding))
+    N, S, O, K, Cg = x.shape[0], x.shape[1:-1], w.shape[0], w.shape[1:-1], w.shape[-1]
+    Og = O // groups
+    full = [(S[i] - 1) * stride[i] + dilation[i] * (K[i] - 1) + 1 + output_padding[i] for i in range(D)]
+    out = np.zeros([N] + full + [O])
+    for kidx in np.ndindex(*K):
+        sl = tuple(slice(k * dl, k * dl + (s - 1) * st + 1, st) for k, dl, s, st in zip(kidx, dilation, S, stride))
+        for g in range(groups):
+            out[(slice(None),) + sl + (slice(g * Og, (g + 1) * Og),)] += np.einsum('...c,oc->...o', x[..., g * Cg:(g + 1) * Cg], w[(slice(g * Og, (g + 1) * Og),) + kidx + (slice(None),)])
+    crop = tuple(slice(p, f - p) for p, f in zip(padding, full))
+    return out[(slice(None),) + crop + (slice(None),)]
 def tolist(r):
     r = np.asarray(r)
     dt = str(r.dtype)
@@ -44,6 +90,7 @@ def tolist(r):
 out = []
 for c in cases:
     env = {"np": np, "erfinv": erfinv, "erf": erf, "logsumexp": logsumexp, "softmax": softmax, "sigmoid": sigmoid}
+    env.update(conv_nd=conv_nd, conv_transpose_nd=conv_transpose_nd)
     for k, t in c["inputs"].items():
         env[k] = np.array([math.nan if v is None else float(v) for v in t["data"]], dtype=np.float64).reshape(t["shape"]).astype(t["dtype"])
     try:
