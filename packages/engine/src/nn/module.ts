@@ -219,7 +219,9 @@ export class Module {
 
   /** Maps every parameter (those `filter` accepts, default all) through fn and writes the results back. */
   apply(fn: (a: MxArray) => MxArray, filter?: FilterFn): this {
-    return this.update(this.filterAndMap(filter ?? Module.validParameterFilter, fn));
+    const f = filter ?? Module.validParameterFilter;
+    // Only arrays reach fn, whatever else the filter lets through (functions in a Sequential, numbers, …).
+    return this.update(this.filterAndMap((m, k, v) => (isArray(v) || isContainer(v)) && f(m, k, v), fn));
   }
 
   /**
