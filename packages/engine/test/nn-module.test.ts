@@ -143,6 +143,23 @@ test("treeUnflatten fills list gaps with {} as mlx.utils does; flatten/unflatten
   assert.deepEqual(Object.keys(round), ["embedScale", "layers", "heads", "extra"]);
 });
 
+test("mx.utils trees as mlx.utils: list roots, numeric parts as list indices, treeMap over several trees", () => {
+  const a = mx.array([1, 2], mx.float32), b = mx.array([3], mx.float32), c = mx.array([4], mx.float32);
+  // tree_flatten([a, {"b": b, "c": [c]}]) == [("0", a), ("1.b", b), ("1.c.0", c)]
+  const flat = mx.utils.treeFlatten([a, { b, c: [c] }]);
+  assert.deepEqual(flat.map(([k]) => k), ["0", "1.b", "1.c.0"]);
+  assert.equal(flat[2][1], c);
+  assert.deepEqual(mx.utils.treeFlatten({ w: a }, "model").map(([k]) => k), ["model.w"]);
+  const back = mx.utils.treeUnflatten(flat);
+  assert.ok(Array.isArray(back) && back[0] === a && back[1].c[0] === c);
+  const net = new Net();
+  const p = net.parameters();
+  const doubled = mx.utils.treeMap((x: MxArray, y: MxArray) => mx.add(x, y), p, p);
+  assert.deepEqual(paths(doubled), MLX_PARAM_PATHS);
+  assert.deepEqual(doubled.heads.a.bias.tolist(), mx.multiply(p.heads.a.bias, 2).tolist());
+  assert.deepEqual(doubled.layers[1], {});
+});
+
 test("updateModules(), apply(), train()/eval()", () => {
   const net = new Net();
   const swap = new nn.GELU();
