@@ -42,6 +42,7 @@ export function treeUnflatten(items: [string, unknown][]): any {
     if (keys.length && keys.every((k) => /^\d+$/.test(k))) {
       const list: any[] = [];
       for (const k of keys) list[Number(k)] = conv[k];
+      for (let i = 0; i < list.length; i++) if (!(i in list)) list[i] = {};  // gaps become {} as in mlx.utils
       return list;
     }
     return conv;

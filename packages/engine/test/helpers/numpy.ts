@@ -82,6 +82,87 @@ def conv_transpose_nd(x, w, stride=1, padding=0, dilation=1, output_padding=0, g
             out[(slice(None),) + sl + (slice(g * Og, (g + 1) * Og),)] += np.einsum('...c,oc->...o', x[..., g * Cg:(g + 1) * Cg], w[(slice(g * Og, (g + 1) * Og),) + kidx + (slice(None),)])
     crop = tuple(slice(p, f - p) for p, f in zip(padding, full))
     return out[(slice(None),) + crop + (slice(None),)]
+def torch_adamw(params, grads_list, lr, betas, eps, wd):
+    # torch.optim.AdamW's documented algorithm (amsgrad off): decoupled decay, then bias-corrected Adam, in float64
+    b1, b2 = betas
+    ps = [np.array(p, dtype=np.float64) for p in params]
+    ms = [np.zeros_like(p) for p in ps]
+    vs = [np.zeros_like(p) for p in ps]
+    for t, grads in enumerate(grads_list, start=1):
+        for i, g in enumerate(grads):
+            g = np.asarray(g, dtype=np.float64)
+            ps[i] = ps[i] * (1 - lr * wd)
+            ms[i] = b1 * ms[i] + (1 - b1) * g
+            vs[i] = b2 * vs[i] + (1 - b2) * g * g
+            denom = np.sqrt(vs[i]) / math.sqrt(1 - b2 ** t) + eps
+            ps[i] = ps[i] - (lr / (1 - b1 ** t)) * ms[i] / denom
+    return ps
+def optim_ref(kind, params, grads_list, **hp):
+    # mlx.optimizers update rules, several steps, in float64 (the step counter t starts at 1)
+    ps = [np.array(p, dtype=np.float64) for p in params]
+    st = [dict() for _ in ps]
+    lr = hp.get("lr", 0.0)
+    rms = lambda x: np.sqrt(np.mean(x * x))
+    for t, grads in enumerate(grads_list, start=1):
+        if callable(lr): lr_t = lr(t - 1)
+        else: lr_t = lr
+        for i, g in enumerate(grads):
+            g = np.asarray(g, dtype=np.float64); p = ps[i]; s = st[i]; z = np.zeros_like(p)
+            if kind == "sgd":
+                mom, wd, damp = hp.get("momentum", 0), hp.get("wd", 0), hp.get("dampening", 0)
+                if wd: g = g + wd * p
+                if mom <= 0: ps[i] = p - lr_t * g; continue
+                v = mom * s.get("v", z) + ((1 - damp) * g if damp > 0 else g); s["v"] = v
+                ps[i] = p - lr_t * (g + mom * v if hp.get("nesterov") else v)
+            elif kind == "rmsprop":
+                v = hp["alpha"] * s.get("v", z) + (1 - hp["alpha"]) * g * g; s["v"] = v
+                ps[i] = p - lr_t * g / (np.sqrt(v) + hp["eps"])
+            elif kind == "adagrad":
+                v = s.get("v", z) + g * g; s["v"] = v
+                ps[i] = p - lr_t * g / (np.sqrt(v) + hp["eps"])
+            elif kind == "adadelta":
+                rho, eps = hp["rho"], hp["eps"]
+                v = rho * s.get("v", z) + (1 - rho) * g * g
+                d = np.sqrt(s.get("u", z) + eps) / np.sqrt(v + eps) * g
+                s["u"] = rho * s.get("u", z) + (1 - rho) * d * d; s["v"] = v
+                ps[i] = p - lr_t * d
+            elif kind in ("adam", "adamw"):
+                b1, b2 = hp["betas"]; eps = hp["eps"]
+                if kind == "adamw": p = p * (1 - lr_t * hp["wd"])
+                m = b1 * s.get("m", z) + (1 - b1) * g; v = b2 * s.get("v", z) + (1 - b2) * g * g
+                s["m"], s["v"] = m, v
+                if hp.get("bias_correction"):
+                    ps[i] = p - (lr_t / (1 - b1 ** t)) * m / (np.sqrt(v) / math.sqrt(1 - b2 ** t) + eps)
+                else:
+                    ps[i] = p - lr_t * m / (np.sqrt(v) + eps)
+            elif kind == "adamax":
+                b1, b2 = hp["betas"]
+                m = b1 * s.get("m", z) + (1 - b1) * g; v = np.maximum(b2 * s.get("v", z), np.abs(g))
+                s["m"], s["v"] = m, v
+                ps[i] = p - lr_t * m / (v + hp["eps"])
+            elif kind == "lion":
+                b1, b2 = hp["betas"]; m = s.get("m", z)
+                c = b1 * m + (1 - b1) * g; s["m"] = b2 * m + (1 - b2) * g
+                if hp.get("wd", 0) > 0: p = p * (1 - lr_t * hp["wd"])
+                ps[i] = p - lr_t * np.sign(c)
+            elif kind == "adafactor":
+                # relative step, parameter scaling, no first moment (mlx defaults)
+                lr_a = max(1e-3, rms(p)) * min(1e-2, 1 / math.sqrt(t))
+                beta2 = 1 - t ** -0.8
+                u = g * g + 1e-30
+                if p.ndim >= 2:
+                    r = beta2 * s.get("r", np.zeros(p.shape[:-1])) + (1 - beta2) * u.mean(-1)
+                    c = beta2 * s.get("c", np.zeros(p.shape[:-2] + p.shape[-1:])) + (1 - beta2) * u.mean(-2)
+                    s["r"], s["c"] = r, c
+                    upd = (1 / np.sqrt(r / r.mean(-1, keepdims=True)))[..., None] * (1 / np.sqrt(c))[..., None, :] * g
+                else:
+                    v = beta2 * s.get("v", z) + (1 - beta2) * u; s["v"] = v
+                    upd = g / np.sqrt(v)
+                upd = upd / max(1.0, rms(upd) / 1.0)
+                ps[i] = p - lr_a * upd
+            else:
+                raise ValueError("unknown optimizer " + kind)
+    return ps
 def tolist(r):
     r = np.asarray(r)
     dt = str(r.dtype)
@@ -91,6 +172,7 @@ out = []
 for c in cases:
     env = {"np": np, "erfinv": erfinv, "erf": erf, "logsumexp": logsumexp, "softmax": softmax, "sigmoid": sigmoid}
     env.update(conv_nd=conv_nd, conv_transpose_nd=conv_transpose_nd)
+    env.update(torch_adamw=torch_adamw, optim_ref=optim_ref)
     for k, t in c["inputs"].items():
         env[k] = np.array([math.nan if v is None else float(v) for v in t["data"]], dtype=np.float64).reshape(t["shape"]).astype(t["dtype"])
     try:
