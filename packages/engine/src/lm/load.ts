@@ -1,0 +1,65 @@
+// lm.load: a folder or HF-cache id → { model, tokenizer, config } with the weights memory-mapped.
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import * as mx from "../core/mx.js";
+import type { MxArray } from "../core/array.js";
+import type { Dtype } from "../core/dtype.js";
+import { treeFlatten } from "../core/tree.js";
+import { readConfig, type Json } from "./config.js";
+import { resolveModelPath } from "./hub.js";
+import { createModel } from "./models/index.js";
+import type { LanguageModel } from "./model.js";
+import { loadTokenizer, type Tokenizer } from "./tokenizer.js";
+
+export interface LoadOptions {
+  /** A LoRA adapter folder (adapters.safetensors + adapter_config.json) applied on top. */
+  adapterPath?: string;
+  /** Cast floating weights to this dtype (e.g. "bfloat16"). */
+  dtype?: Dtype | string;
+  /** Skip the tokenizer even when its files are present. */
+  noTokenizer?: boolean;
+}
+
+export interface Loaded {
+  model: LanguageModel;
+  tokenizer: Tokenizer | undefined;
+  config: Json;
+  path: string;
+}
+
+const TOKENIZER_FILES = ["tokenizer.json", "tokenizer.json.gz"];
+
+export function hasTokenizer(folder: string): boolean {
+  return TOKENIZER_FILES.some((f) => existsSync(join(folder, f)));
+}
+
+/** Loads every safetensors weight of a folder (single file, sharded index, or several files). */
+export function loadWeightsFrom(folder: string): Record<string, MxArray> {
+  const files = readdirSync(folder).filter((f) => f.endsWith(".safetensors"));
+  if (!files.length) throw new Error(`No .safetensors weights in ${folder}`);
+  return mx.load(folder) as Record<string, MxArray>;
+}
+
+export async function load(pathOrHubId: string, opts: LoadOptions = {}): Promise<Loaded> {
+  const path = resolveModelPath(pathOrHubId);
+  const config = readConfig(path);
+  const model = await createModel(config);
+  let weights = model.sanitize(loadWeightsFrom(path));
+  if (opts.dtype !== undefined) {
+    const dt = mx.toDtype(opts.dtype);
+    weights = Object.fromEntries(Object.entries(weights).map(([k, v]) => [k, v.dtype.kind === "float" ? mx.astype(v, dt) : v]));
+  }
+  model.loadWeights(Object.entries(weights), { strict: true });
+  if (opts.adapterPath) {
+    const { loadAdapters } = await import("./adapters.js" as string).catch(() => {
+      throw new Error("LoRA adapters are not supported yet in this build");
+    });
+    await loadAdapters(model, opts.adapterPath);
+  }
+  model.eval();
+  mx.eval(treeFlatten(model.parameters()).map(([, a]) => a));
+  const tokenizer = opts.noTokenizer || !hasTokenizer(path) ? undefined : await loadTokenizer(path);
+  return { model, tokenizer, config, path };
+}
+
+export { loadTokenizer };
