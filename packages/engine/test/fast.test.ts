@@ -2,6 +2,7 @@
 // plain-op fallback (the gradient's definition) on many shapes, gradients by finite differences, and errors.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mx, EngineError } from "../src/index.js";
 import type { MxArray } from "../src/index.js";
 import { native } from "../src/core/native.js";
@@ -279,6 +280,34 @@ test("grad of grad through fused ops matches the fallback graph", () => {
     mx.grad((a: MxArray) => mx.sum(mx.square(mx.grad((b: MxArray) => mx.sum(mx.square(f(b, kv, kv, { mask: "causal" }))))(a))))(q);
   assertClose(att(F.scaledDotProductAttention).toFloat32Array(), att(fallback.sdpa).toFloat32Array(), 1e-6, 1e-8, "d²/dq² sdpa");
 });
+
+// Every ISA's decode kernels (avx512 / avx2 / portable) against the fallback, each in a process whose
+// HEARTH_ISA caps the dispatch; levels above what this machine has fall back and are skipped.
+for (const isa of ["generic", "avx2", "avx512"]) {
+  test(`sdpa decode kernels under HEARTH_ISA=${isa} match the fallback`, () => {
+    const script = `
+      import { mx } from ${JSON.stringify(new URL("../src/index.js", import.meta.url).href)};
+      import { native } from ${JSON.stringify(new URL("../src/core/native.js", import.meta.url).href)};
+      import { randn } from ${JSON.stringify(new URL("./helpers/random.js", import.meta.url).href)};
+      const out = { kernel: native.fastAttentionKernel(), worst: 0 };
+      for (const dt of ["float32", "bfloat16", "float16"])
+        for (const [Hq, Hkv, Lq, Lk, D, Dv] of [[8, 2, 1, 37, 64, 64], [4, 1, 3, 300, 20, 13], [2, 2, 1, 700, 256, 256]]) {
+          const r = (s, seed) => mx.astype(mx.array(randn(s, seed), mx.float32, s), dt);
+          const q = r([1, Hq, Lq, D], 1), k = r([1, Hkv, Lk, D], 2), v = r([1, Hkv, Lk, Dv], 3);
+          const a = mx.fast.scaledDotProductAttention(q, k, v, { mask: "causal" }).toFloat32Array();
+          const b = native.fastScaledDotProductAttention(q, k, v, null, "causal", null, true).toFloat32Array();
+          const tol = dt === "bfloat16" ? 1.6e-2 : dt === "float16" ? 2e-3 : 2e-5;
+          for (let i = 0; i < a.length; i++) out.worst = Math.max(out.worst, Math.abs(a[i] - b[i]) / (tol * (1 + Math.abs(b[i]))));
+        }
+      console.log(JSON.stringify(out));`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { env: { ...process.env, HEARTH_ISA: isa }, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const res = JSON.parse(r.stdout.trim().split("\n").pop()!);
+    if (isa === "generic") assert.equal(res.kernel, "generic");
+    assert.ok(["generic", "avx2", "avx512"].includes(res.kernel));
+    assert.ok(res.worst <= 1, `kernel ${res.kernel}: worst error ${res.worst} tolerances`);
+  });
+}
 
 // ---- errors ----
 const err = (re: RegExp) => (e: unknown) => e instanceof EngineError && re.test((e as Error).message);

@@ -73,4 +73,6 @@ HEARTH_BIND(fastScaledDotProductAttention) {
                                                        mode, mask, window, arg_bool(info, 6)));
 }
 
+HEARTH_BIND(fastAttentionKernel) { return Napi::String::New(info.Env(), attention_kernel_name()); }
+
 }  // namespace hearth::js

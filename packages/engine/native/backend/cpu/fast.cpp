@@ -6,6 +6,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "backend/cpu/fast_kernels.h"
 #include "backend/cpu/gemm.h"
 #include "core/ops/fast.h"
 #include "core/ops/layout.h"
@@ -14,7 +15,14 @@
 namespace hearth {
 using namespace cpu;
 
+namespace cpu::fast_detail {
+// Without the ISA files (non-x86 builds) these weak stand-ins report "not available".
+__attribute__((weak)) const AttnKernels* avx2_attn() { return nullptr; }
+__attribute__((weak)) const AttnKernels* avx512_attn() { return nullptr; }
+}  // namespace cpu::fast_detail
+
 namespace {
+namespace fd = cpu::fast_detail;
 
 template <class T> using Compute = std::conditional_t<std::is_same_v<T, double>, double, float>;
 
@@ -62,10 +70,11 @@ template <class C> std::vector<C> load_vector(const Array& a) {
 }
 
 // Runs work(item) for items [0, n) over the pool, each thread taking the next free item (units of attention
-// differ in cost, e.g. causal query tiles). make_scratch() is called once per thread.
-template <class S, class MakeS, class F> void run_dynamic(int64_t n, MakeS make_scratch, F work) {
+// differ in cost, e.g. causal query tiles). make_scratch() is called once per thread. `serial`: too little
+// work to be worth waking the pool.
+template <class S, class MakeS, class F> void run_dynamic(int64_t n, bool serial, MakeS make_scratch, F work) {
   std::atomic<int64_t> next{0};
-  int64_t slots = std::min<int64_t>(num_threads(), n);
+  int64_t slots = serial ? 1 : std::min<int64_t>(num_threads(), n);
   parallel_for(size_t(std::max<int64_t>(slots, 1)), 1, [&](size_t b, size_t e) {
     S scratch = make_scratch();
     for (size_t s = b; s < e; s++)
@@ -73,47 +82,117 @@ template <class S, class MakeS, class F> void run_dynamic(int64_t n, MakeS make_
   });
 }
 
+// ---- conversions between storage and compute types, written without branches so row loops vectorise
+// (checked bit for bit against dtype.h's conversions over every input) ----
+
+// float16 bits to float: the magnitude bits moved into float position read as the value times 2^-112 (normal
+// and subnormal halves alike); inf/NaN get the full exponent.
+inline float half_bits_to_float(uint16_t h) {
+  uint32_t mag = uint32_t(h & 0x7fff) << 13, u;
+  float f;
+  std::memcpy(&f, &mag, 4);
+  f *= 0x1p112f;
+  std::memcpy(&u, &f, 4);
+  if ((h & 0x7c00) == 0x7c00) u = mag | 0x7f800000u;
+  u |= uint32_t(h & 0x8000) << 16;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// float to float16 bits, rounding to nearest even. Subnormal results come from adding 0.5f, whose ulp is
+// float16's smallest step, so the FPU does the rounding.
+inline uint16_t float_to_half_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  uint32_t sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
+  uint32_t normal = ((a + 0xfffu + ((a >> 13) & 1u)) >> 13) - (112u << 10);
+  float af, s;
+  std::memcpy(&af, &a, 4);
+  s = af + 0.5f;
+  uint32_t sb;
+  std::memcpy(&sb, &s, 4);
+  uint32_t h = a < 0x38800000u ? sb - 0x3f000000u : normal;
+  h = a >= 0x477ff000u ? 0x7c00u : h;  // rounds past 65504: infinity
+  h = a > 0x7f800000u ? 0x7e00u : h;   // NaN
+  return uint16_t(sign | h);
+}
+
+inline uint16_t float_to_bf16_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, nan = (u >> 16) | 0x40u;
+  return uint16_t((u & 0x7fffffffu) > 0x7f800000u ? nan : r);
+}
+
+template <class T, class C> inline C load_one(T v) {
+  if constexpr (std::is_same_v<T, bf16>) {
+    uint32_t u = uint32_t(v.bits) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  } else if constexpr (std::is_same_v<T, f16>) {
+    return half_bits_to_float(v.bits);
+  } else {
+    return C(v);
+  }
+}
+template <class T, class C> inline T store_one(C v) {
+  if constexpr (std::is_same_v<T, bf16>) return bf16{float_to_bf16_bits(v)};
+  else if constexpr (std::is_same_v<T, f16>) return f16{float_to_half_bits(v)};
+  else return T(v);
+}
+
+// n elements at src[i * stride] into the compute type.
+template <class T, class C> void load_row(const T* src, int64_t n, int64_t stride, C* dst) {
+  if (stride == 1)
+    for (int64_t i = 0; i < n; i++) dst[i] = load_one<T, C>(src[i]);
+  else
+    for (int64_t i = 0; i < n; i++) dst[i] = load_one<T, C>(src[i * stride]);
+}
+template <class T, class C> void store_row(const C* src, int64_t n, T* dst) {
+  for (int64_t i = 0; i < n; i++) dst[i] = store_one<T, C>(src[i]);
+}
+
 // ---- norms ----
 
 template <class T>
-void norm_kernel(const Array& x, const Array* w, const Array* b, double eps, bool rms, Array& out) {
+void norm_kernel(const Array& xin, const Array* w, const Array* b, double eps, bool rms, Array& out) {
   using C = Compute<T>;
-  const int64_t D = x.shape(-1), rows = D ? x.size() / D : 0, xs = x.strides().back();
+  const int64_t D = xin.shape(-1), rows = D ? xin.size() / D : 0, xs = xin.strides().back();
   if (rows == 0 || D == 0) return;
   std::vector<C> wv = w ? load_vector<C>(*w) : std::vector<C>(), bv = b ? load_vector<C>(*b) : std::vector<C>();
   const C inv_n = C(1.0 / double(D)), ceps = C(eps);
-  const T* xp = x.data<T>();
+  const T* xp = xin.data<T>();
   T* op = out.data<T>();
   parallel_for(size_t(rows), size_t(std::max<int64_t>(1, 16384 / D)), [&](size_t r0, size_t r1) {
     std::vector<C> row(static_cast<size_t>(D));
-    Rows it(x);
+    C* x = row.data();
+    Rows it(xin);
     it.seek(int64_t(r0));
     for (size_t r = r0; r < r1; r++, it.next()) {
-      const T* src = xp + it.offset();
-      for (int64_t j = 0; j < D; j++) row[j] = Num<T>::load(src[j * xs]);
+      load_row(xp + it.offset(), D, xs, x);
       // Sums in 8 independent lanes so the loop vectorises without reassociation flags.
       auto lane_sum = [&](auto f) {
         C part[8] = {};
         int64_t j = 0;
         for (; j + 8 <= D; j += 8)
-          for (int l = 0; l < 8; l++) part[l] += f(row[j + l]);
+          for (int l = 0; l < 8; l++) part[l] += f(x[j + l]);
         C s = 0;
-        for (; j < D; j++) s += f(row[j]);
+        for (; j < D; j++) s += f(x[j]);
         for (int l = 0; l < 8; l++) s += part[l];
         return s;
       };
-      C mean = 0;
       if (!rms) {
-        mean = lane_sum([](C v) { return v; }) * inv_n;
-        for (int64_t j = 0; j < D; j++) row[j] -= mean;
+        const C mean = lane_sum([](C v) { return v; }) * inv_n;
+        for (int64_t j = 0; j < D; j++) x[j] -= mean;
       }
-      C ms = lane_sum([](C v) { return v * v; }) * inv_n;
-      C inv = C(1) / std::sqrt(ms + ceps);
-      T* dst = op + int64_t(r) * D;
-      if (w && b) for (int64_t j = 0; j < D; j++) dst[j] = Num<T>::store(row[j] * inv * wv[j] + bv[j]);
-      else if (w) for (int64_t j = 0; j < D; j++) dst[j] = Num<T>::store(row[j] * inv * wv[j]);
-      else if (b) for (int64_t j = 0; j < D; j++) dst[j] = Num<T>::store(row[j] * inv + bv[j]);
-      else for (int64_t j = 0; j < D; j++) dst[j] = Num<T>::store(row[j] * inv);
+      const C ms = lane_sum([](C v) { return v * v; }) * inv_n;
+      const C inv = C(1) / std::sqrt(ms + ceps);
+      if (w && b) for (int64_t j = 0; j < D; j++) x[j] = x[j] * inv * wv[j] + bv[j];
+      else if (w) for (int64_t j = 0; j < D; j++) x[j] = x[j] * inv * wv[j];
+      else if (b) for (int64_t j = 0; j < D; j++) x[j] = x[j] * inv + bv[j];
+      else for (int64_t j = 0; j < D; j++) x[j] = x[j] * inv;
+      store_row(x, D, op + int64_t(r) * D);
     }
   });
 }
@@ -145,22 +224,112 @@ void rope_kernel(const Array& x, const RopeParams& p, const std::vector<int64_t>
   const T* xp = x.data<T>();
   T* op = out.data<T>();
   parallel_for(size_t(rows), size_t(std::max<int64_t>(1, 8192 / D)), [&](size_t r0, size_t r1) {
+    std::vector<C> buf(static_cast<size_t>(2 * D));
+    C *in = buf.data(), *o = buf.data() + D;
     Rows it(x);
     it.seek(int64_t(r0));
     for (size_t r = r0; r < r1; r++, it.next()) {
-      const T* src = xp + it.offset();
-      T* dst = op + int64_t(r) * D;
+      load_row(xp + it.offset(), D, xs, in);
       const C* c = cs.data() + ((int64_t(r) / rows_per_off) * L + int64_t(r) % L) * half * 2;
       const C* s = c + half;
-      for (int64_t i = 0; i < half; i++) {
-        int64_t a = p.traditional ? 2 * i : i, b = p.traditional ? 2 * i + 1 : i + half;
-        C x1 = Num<T>::load(src[a * xs]), x2 = Num<T>::load(src[b * xs]);
-        dst[a] = Num<T>::store(x1 * c[i] - x2 * s[i]);
-        dst[b] = Num<T>::store(x2 * c[i] + x1 * s[i]);
+      if (p.traditional) {
+        for (int64_t i = 0; i < half; i++) {
+          o[2 * i] = in[2 * i] * c[i] - in[2 * i + 1] * s[i];
+          o[2 * i + 1] = in[2 * i + 1] * c[i] + in[2 * i] * s[i];
+        }
+      } else {
+        for (int64_t i = 0; i < half; i++) {
+          o[i] = in[i] * c[i] - in[i + half] * s[i];
+          o[i + half] = in[i + half] * c[i] + in[i] * s[i];
+        }
       }
-      for (int64_t j = p.dims; j < D; j++) dst[j] = src[j * xs];
+      for (int64_t j = p.dims; j < D; j++) o[j] = in[j];
+      store_row(o, D, op + int64_t(r) * D);
     }
   });
+}
+
+// ---- portable attention decode kernels (the ISA files' contract, fast_kernels.h) ----
+
+template <fd::Elem E> void load_elems(const void* p, int64_t off, int64_t n, float* dst) {
+  if constexpr (E == fd::Elem::f32) {
+    std::memcpy(dst, static_cast<const float*>(p) + off, size_t(n) * 4);
+  } else {
+    const uint16_t* h = static_cast<const uint16_t*>(p) + off;
+    for (int64_t i = 0; i < n; i++) {
+      if constexpr (E == fd::Elem::bf16) {
+        uint32_t u = uint32_t(h[i]) << 16;
+        std::memcpy(dst + i, &u, 4);
+      } else {
+        dst[i] = half_bits_to_float(h[i]);
+      }
+    }
+  }
+}
+
+template <fd::Elem E>
+void generic_scores_e(int64_t R, int64_t n, int64_t D, const float* Q, const void* K, int64_t ldk, float* S,
+                      int64_t lds) {
+  std::vector<float> k(static_cast<size_t>(D));
+  for (int64_t j = 0; j < n; j++) {
+    load_elems<E>(K, j * ldk, D, k.data());
+    for (int64_t r = 0; r < R; r++) {
+      const float* q = Q + r * D;
+      float part[8] = {};  // independent lanes: vectorises without reassociation flags
+      int64_t d = 0;
+      for (; d + 8 <= D; d += 8)
+        for (int l = 0; l < 8; l++) part[l] += q[d + l] * k[d + l];
+      float s = 0;
+      for (; d < D; d++) s += q[d] * k[d];
+      for (int l = 0; l < 8; l++) s += part[l];
+      S[r * lds + j] = s;
+    }
+  }
+}
+
+template <fd::Elem E>
+void generic_accumulate_e(int64_t R, int64_t n, int64_t Dv, const float* P, int64_t ldp, const void* V, int64_t ldv,
+                          float* O) {
+  std::vector<float> v(static_cast<size_t>(Dv));
+  for (int64_t j = 0; j < n; j++) {
+    load_elems<E>(V, j * ldv, Dv, v.data());
+    for (int64_t r = 0; r < R; r++) {
+      const float p = P[r * ldp + j];
+      float* o = O + r * Dv;
+      for (int64_t c = 0; c < Dv; c++) o[c] += p * v[c];
+    }
+  }
+}
+
+void generic_scores(int64_t R, int64_t n, int64_t D, const float* Q, const void* K, int64_t ldk, fd::Elem ek, float* S,
+                    int64_t lds) {
+  switch (ek) {
+    case fd::Elem::f32: return generic_scores_e<fd::Elem::f32>(R, n, D, Q, K, ldk, S, lds);
+    case fd::Elem::bf16: return generic_scores_e<fd::Elem::bf16>(R, n, D, Q, K, ldk, S, lds);
+    case fd::Elem::f16: return generic_scores_e<fd::Elem::f16>(R, n, D, Q, K, ldk, S, lds);
+  }
+}
+void generic_accumulate(int64_t R, int64_t n, int64_t Dv, const float* P, int64_t ldp, const void* V, int64_t ldv,
+                        fd::Elem ev, float* O) {
+  switch (ev) {
+    case fd::Elem::f32: return generic_accumulate_e<fd::Elem::f32>(R, n, Dv, P, ldp, V, ldv, O);
+    case fd::Elem::bf16: return generic_accumulate_e<fd::Elem::bf16>(R, n, Dv, P, ldp, V, ldv, O);
+    case fd::Elem::f16: return generic_accumulate_e<fd::Elem::f16>(R, n, Dv, P, ldp, V, ldv, O);
+  }
+}
+const fd::AttnKernels kGenericAttn = {"generic", generic_scores, generic_accumulate};
+
+const fd::AttnKernels& attn_kernels() {
+  static const fd::AttnKernels* k = [] {
+    if (auto* a = fd::avx512_attn()) return a;
+    if (auto* a = fd::avx2_attn()) return a;
+    return &kGenericAttn;
+  }();
+  return *k;
+}
+
+template <class T> constexpr fd::Elem elem_of() {
+  return std::is_same_v<T, bf16> ? fd::Elem::bf16 : std::is_same_v<T, f16> ? fd::Elem::f16 : fd::Elem::f32;
 }
 
 // ---- attention ----
@@ -241,6 +410,7 @@ template <class T> struct Gemms {
 template <class T> struct SdpaScratch {
   using C = Compute<T>;
   std::vector<T> q;
+  std::vector<float> qf;  // the queries in float32, for the decode kernels
   std::vector<C> s, v, acc, m, l;
 };
 
@@ -264,6 +434,11 @@ void sdpa_kernel(const Array& q, const Array& k, const Array& v, const MaskRef* 
   const int64_t chunk = std::max<int64_t>(KB, ((Lk + nsplit - 1) / nsplit + KB - 1) / KB * KB);
   nsplit = std::max<int64_t>(1, (Lk + chunk - 1) / chunk);
   const int64_t units = base_units * nsplit;
+  // Few query rows per unit (decode): the streaming kernels, which widen bf16/f16 K and V in registers.
+  // Otherwise two GEMMs per key block.
+  const fd::AttnKernels* ak = nullptr;
+  if constexpr (std::is_same_v<C, float>)
+    if (R <= 16) ak = &attn_kernels();
   std::vector<C> part;  // per split unit: m[R], l[R], acc[R × Dv]
   if (nsplit > 1) part.resize(size_t(units * R * (Dv + 2)));
 
@@ -271,9 +446,10 @@ void sdpa_kernel(const Array& q, const Array& k, const Array& v, const MaskRef* 
   T* op = out.data<T>();
   auto make = [&] {
     SdpaScratch<T> s;
-    s.q.resize(size_t(R * D));
+    if (ak) s.qf.resize(size_t(R * D));
+    else s.q.resize(size_t(R * D));
     s.s.resize(size_t(R * KB));
-    if (kHalfV) s.v.resize(size_t(KB * Dv));
+    if (kHalfV && !ak) s.v.resize(size_t(KB * Dv));
     s.acc.resize(size_t(R * Dv));
     s.m.resize(size_t(R));
     s.l.resize(size_t(R));
@@ -286,7 +462,12 @@ void sdpa_kernel(const Array& q, const Array& k, const Array& v, const MaskRef* 
     for (int64_t g = 0; g < G; g++)
       for (int64_t ii = 0; ii < rows_q; ii++) {
         const T* src = qp + b * d.qs[0] + (kvh * G + g) * d.qs[1] + (i0 + ii) * d.qs[2];
-        std::memcpy(sc.q.data() + (g * rows_q + ii) * D, src, size_t(D) * sizeof(T));
+        if (ak) {
+          float* dst = sc.qf.data() + (g * rows_q + ii) * D;
+          load_row(src, D, 1, dst);
+        } else {
+          std::memcpy(sc.q.data() + (g * rows_q + ii) * D, src, size_t(D) * sizeof(T));
+        }
       }
     // Keys any row of the tile may see: the split's range cut to the causal / window band.
     int64_t jlo = split * chunk, jhi = std::min(Lk, jlo + chunk);
@@ -299,7 +480,12 @@ void sdpa_kernel(const Array& q, const Array& k, const Array& v, const MaskRef* 
     const T* vb = vp + b * d.vs[0] + kvh * d.vs[1];
     for (int64_t j0 = jlo; j0 < jhi; j0 += KB) {
       const int64_t n = std::min(KB, jhi - j0);
-      Gemms<T>::qk(Rt, n, D, sc.q.data(), kb + j0 * d.ks[2], d.ks[2], sc.s.data(), KB);
+      if constexpr (std::is_same_v<C, float>) {
+        if (ak) ak->scores(Rt, n, D, sc.qf.data(), kb + j0 * d.ks[2], d.ks[2], elem_of<T>(), sc.s.data(), KB);
+        else Gemms<T>::qk(Rt, n, D, sc.q.data(), kb + j0 * d.ks[2], d.ks[2], sc.s.data(), KB);
+      } else {
+        Gemms<T>::qk(Rt, n, D, sc.q.data(), kb + j0 * d.ks[2], d.ks[2], sc.s.data(), KB);
+      }
       bool any = false;
       for (int64_t r = 0; r < Rt; r++) {
         const int64_t g = r / rows_q, i = i0 + r % rows_q;
@@ -336,13 +522,19 @@ void sdpa_kernel(const Array& q, const Array& k, const Array& v, const MaskRef* 
         sc.m[r] = mnew;
       }
       if (!any) continue;
+      if constexpr (std::is_same_v<C, float>) {
+        if (ak) {
+          ak->accumulate(Rt, n, Dv, sc.s.data(), KB, vb + j0 * d.vs[2], d.vs[2], elem_of<T>(), sc.acc.data());
+          continue;
+        }
+      }
       const C* vblk;
       int64_t ldv;
       if constexpr (kHalfV) {
         for (int64_t j = 0; j < n; j++) {
           const T* src = vb + (j0 + j) * d.vs[2];
           C* dst = sc.v.data() + j * Dv;
-          for (int64_t c = 0; c < Dv; c++) dst[c] = Num<T>::load(src[c]);
+          load_row(src, Dv, 1, dst);
         }
         vblk = sc.v.data(), ldv = Dv;
       } else {
@@ -361,10 +553,11 @@ void sdpa_kernel(const Array& q, const Array& k, const Array& v, const MaskRef* 
       }
       T* dst = op + ((b * d.Hq + kvh * G + g) * Lq + i) * Dv;
       const C l = sc.l[r], inv = l > 0 ? C(1) / l : C(0);  // fully masked rows: 0
-      for (int64_t c = 0; c < Dv; c++) dst[c] = Num<T>::store(l > 0 ? a[c] * inv : C(0));
+      for (int64_t c = 0; c < Dv; c++) dst[c] = store_one<T, C>(l > 0 ? a[c] * inv : C(0));
     }
   };
-  run_dynamic<SdpaScratch<T>>(units, make, work);
+  const double macs = double(d.B) * double(d.Hq) * double(Lq) * double(Lk) * double(D + Dv);
+  run_dynamic<SdpaScratch<T>>(units, macs < 1.5e5, make, work);
   if (nsplit == 1) return;
   // Merge the key splits of each row: weights exp(m_s - max m) on each split's sum and accumulator.
   const int64_t groups = base_units;
@@ -391,7 +584,7 @@ void sdpa_kernel(const Array& q, const Array& k, const Array& v, const MaskRef* 
           for (int64_t c = 0; c < Dv; c++) o[c] += w * ps[2 + c];
         }
       const C inv = L > 0 ? C(1) / L : C(0);
-      for (int64_t c = 0; c < Dv; c++) dst[c] = Num<T>::store(L > 0 ? o[c] * inv : C(0));
+      for (int64_t c = 0; c < Dv; c++) dst[c] = store_one<T, C>(L > 0 ? o[c] * inv : C(0));
     }
   });
 }
@@ -407,6 +600,8 @@ Array dense_rows(const Array& a) {
 }
 
 }  // namespace
+
+const char* attention_kernel_name() { return attn_kernels().name; }
 
 void RmsNorm::eval_cpu(const std::vector<Array>& in, Array& out) {
   out.allocate();

@@ -116,6 +116,9 @@ Array rope_fallback(const Array& x, const RopeParams& p, const std::optional<Arr
 Array sdpa_fallback(const Array& q, const Array& k, const Array& v, const SdpaParams& p,
                     const std::optional<Array>& mask_array);
 
+// The decode attention kernels in use: "avx512", "avx2" or "generic" (HEARTH_ISA caps them; for tests).
+const char* attention_kernel_name();
+
 // The inverse frequencies of a rope without explicit freqs: base^(-2i/dims), i in [0, dims/2).
 std::vector<double> rope_inv_freqs(int dims, double base);
 
