@@ -198,6 +198,18 @@ test("sdpa: a query with every key masked gets exactly 0, also under grad", () =
   for (const gi of g) for (const x of gi.toFloat32Array()) assert.ok(Number.isFinite(x), "gradient is finite");
 });
 
+test("sdpa: NaN in a query gives NaN in its row, as the fallback (short and key-split paths)", () => {
+  for (const Lk of [7, 1200]) {
+    const qd = randn([1, 2, 2, 8], 1);
+    qd[3] = NaN;  // head 0, query 0
+    const q = mx.array(qd, mx.float32, [1, 2, 2, 8]), k = rand([1, 1, Lk, 8], 2, "float32"), v = rand([1, 1, Lk, 8], 3, "float32");
+    for (const out of [F.scaledDotProductAttention(q, k, v), fallback.sdpa(q, k, v)]) {
+      const o = out.toFloat32Array();
+      for (let i = 0; i < o.length; i++) assert.equal(Number.isNaN(o[i]), i < 8, `Lk ${Lk} [${i}] = ${o[i]}`);
+    }
+  }
+});
+
 test("sdpa: half inputs whose scores overflow float16 still give finite results (softmax in float32)", () => {
   // q·k = 16 · 60 · 80 = 76800 > 65504 (float16's max): only a float32 softmax keeps this finite.
   const q = mx.astype(mx.full([1, 1, 2, 16], 60), mx.float16), k = mx.astype(mx.full([1, 1, 3, 16], 80), mx.float16);

@@ -55,7 +55,8 @@ HEARTH_BIND(fastScaledDotProductAttention) {
   if (has_arg(info, 4)) {
     if (info[4].IsString()) {
       std::string s = info[4].As<Napi::String>().Utf8Value();
-      if (s != "causal") throw std::invalid_argument(std::string(op) + "the only mask string is \"causal\", got \"" + s + "\"");
+      if (s != "causal")
+        throw std::invalid_argument(std::string(op) + "the only mask string is \"causal\", got \"" + s + "\"");
       mode = SdpaMask::causal;
     } else {
       mask = arg_array(info, 4);
@@ -69,8 +70,9 @@ HEARTH_BIND(fastScaledDotProductAttention) {
       throw std::invalid_argument(std::string(op) + "slidingWindow must be a positive integer number of keys");
     window = int64_t(w);
   }
-  return wrap(info.Env(), scaled_dot_product_attention(arg_array(info, 0), arg_array(info, 1), arg_array(info, 2), scale,
-                                                       mode, mask, window, arg_bool(info, 6)));
+  Array out = scaled_dot_product_attention(arg_array(info, 0), arg_array(info, 1), arg_array(info, 2), scale, mode, mask,
+                                           window, arg_bool(info, 6));
+  return wrap(info.Env(), out);
 }
 
 HEARTH_BIND(fastAttentionKernel) { return Napi::String::New(info.Env(), attention_kernel_name()); }

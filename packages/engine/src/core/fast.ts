@@ -19,7 +19,8 @@ export function rmsNorm(x: MxArray, weight: MxArray | null = null, eps = 1e-5): 
 
 /** Layer normalisation over the last axis: `(x - mean) * rsqrt(var + eps) * weight + bias` (weight, bias optional). */
 export function layerNorm(x: MxArray, weight: MxArray | null = null, bias: MxArray | null = null, eps = 1e-5): MxArray {
-  return track(native.fastLayerNorm(asArray(x, "layerNorm"), opt(weight, "layerNorm"), opt(bias, "layerNorm"), eps, false));
+  const op = "layerNorm";
+  return track(native.fastLayerNorm(asArray(x, op), opt(weight, op), opt(bias, op), eps, false));
 }
 
 export interface RopeOptions {
@@ -47,7 +48,8 @@ export function rope(x: MxArray, dims: number, options: RopeOptions = {}): MxArr
     base ??= 10000;
   }
   const off = typeof offset === "number" ? offset : isArray(offset) ? offset : asArray(offset as never, "rope");
-  return track(native.fastRope(asArray(x, "rope"), dims, traditional, base ?? null, scale, off, opt(freqs, "rope"), false));
+  return track(native.fastRope(asArray(x, "rope"), dims, traditional, base ?? null, scale, off, opt(freqs, "rope"),
+    false));
 }
 
 export interface ScaledDotProductAttentionOptions {

@@ -1,6 +1,7 @@
 // CPU kernels of the fused ops (mx.fast): row-wise RMS / layer norm, rotary embedding from a cos/sin table,
 // and attention that never materialises the [Lq, Lk] score matrix: key blocks are streamed through an online
-// softmax, with the two products per block done by the GEMM kernels (so they run at the machine's best ISA).
+// softmax. The two products per block go to the streaming decode kernels (fast_kernels.h, per ISA) when a
+// unit has few query rows, else to the GEMM kernels; long decodes also split the keys over threads.
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -338,7 +339,7 @@ template <class T> constexpr fd::Elem elem_of() {
 // polynomial (about 1 ulp): unlike std::exp it vectorises, and a prefill evaluates one per score.
 inline float exp_nonpos(float x) {
   const float lo = -87.33654f;
-  float xc = x < lo ? lo : x;
+  float xc = x >= lo ? x : lo;  // NaN too, so the integer conversion below stays defined
   int ni = int(xc * 1.44269504f + 128.5f) - 128;  // round to nearest (the argument is positive: truncation)
   float n = float(ni);
   float r = xc - n * 0.693359375f;
@@ -353,7 +354,7 @@ inline float exp_nonpos(float x) {
   uint32_t bits = uint32_t(ni + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, 4);
-  return x < lo ? 0.f : y * scale;
+  return x >= lo ? y * scale : x != x ? x : 0.f;
 }
 inline double exp_nonpos(double x) { return std::exp(x); }
 
@@ -498,8 +499,8 @@ void sdpa_kernel(const Array& q, const Array& k, const Array& v, const MaskRef* 
           for (int64_t j = 0; j < n; j++)
             if (j0 + j > pos || j0 + j < lo) srow[j] = ninf;
         }
-        C mb = ninf;
-        for (int64_t j = 0; j < n; j++) mb = srow[j] > mb ? srow[j] : mb;
+        C mb = ninf;  // NaN sticks, so NaN inputs give NaN outputs as in the fallback
+        for (int64_t j = 0; j < n; j++) mb = srow[j] > mb || srow[j] != srow[j] ? srow[j] : mb;
         if (mb == ninf) {  // nothing to attend in this block
           std::fill(srow, srow + n, C(0));
           continue;
@@ -552,8 +553,8 @@ void sdpa_kernel(const Array& q, const Array& k, const Array& v, const MaskRef* 
         continue;
       }
       T* dst = op + ((b * d.Hq + kvh * G + g) * Lq + i) * Dv;
-      const C l = sc.l[r], inv = l > 0 ? C(1) / l : C(0);  // fully masked rows: 0
-      for (int64_t c = 0; c < Dv; c++) dst[c] = store_one<T, C>(l > 0 ? a[c] * inv : C(0));
+      const C l = sc.l[r], inv = C(1) / l;  // l == 0: every key masked, the row is 0
+      for (int64_t c = 0; c < Dv; c++) dst[c] = store_one<T, C>(l == 0 ? C(0) : a[c] * inv);
     }
   };
   const double macs = double(d.B) * double(d.Hq) * double(Lq) * double(Lk) * double(D + Dv);
@@ -571,7 +572,7 @@ void sdpa_kernel(const Array& q, const Array& k, const Array& v, const MaskRef* 
       const int64_t g = r / rows_q, i = i0 + r % rows_q;
       auto pr = [&](int64_t s) { return part.data() + ((grp * nsplit + s) * R + r) * (Dv + 2); };
       C M = ninf;
-      for (int64_t s = 0; s < nsplit; s++) M = pr(s)[0] > M ? pr(s)[0] : M;
+      for (int64_t s = 0; s < nsplit; s++) M = pr(s)[0] > M || pr(s)[0] != pr(s)[0] ? pr(s)[0] : M;
       T* dst = op + ((b * d.Hq + kvh * G + g) * Lq + i) * Dv;
       C L = 0;
       std::fill(o.begin(), o.end(), C(0));
@@ -583,8 +584,8 @@ void sdpa_kernel(const Array& q, const Array& k, const Array& v, const MaskRef* 
           L += w * ps[1];
           for (int64_t c = 0; c < Dv; c++) o[c] += w * ps[2 + c];
         }
-      const C inv = L > 0 ? C(1) / L : C(0);
-      for (int64_t c = 0; c < Dv; c++) dst[c] = store_one<T, C>(L > 0 ? o[c] * inv : C(0));
+      const C inv = C(1) / L;
+      for (int64_t c = 0; c < Dv; c++) dst[c] = store_one<T, C>(L == 0 ? C(0) : o[c] * inv);
     }
   });
 }

@@ -58,8 +58,8 @@ static Dtype norm_checks(const char* op, const Array& x, const std::optional<Arr
     if (!*p) continue;
     const char* what = p == &weight ? "weight" : "bias";
     if ((*p)->ndim() != 1 || (*p)->shape(0) != d)
-      throw_invalid(op, std::string(what) + " must be 1-D with the size of x's last axis (" + dims_str(d) + "), got shape " +
-                            shape_str((*p)->shape()));
+      throw_invalid(op, std::string(what) + " must be 1-D with the size of x's last axis (" + dims_str(d) +
+                            "), got shape " + shape_str((*p)->shape()));
     t = promote_types(t, (*p)->dtype());
   }
   if (!is_floating(t))
@@ -192,7 +192,8 @@ Array rope_fallback(const Array& x, const RopeParams& p, const std::optional<Arr
 Array rope(const Array& x, int dims, bool traditional, double base, double scale, int64_t offset,
            const std::optional<Array>& offset_array, const std::optional<Array>& freqs, bool fallback) {
   const char* op = "rope";
-  if (x.ndim() < 2) throw_invalid(op, "x must have at least 2 dimensions [..., L, D], got shape " + shape_str(x.shape()));
+  if (x.ndim() < 2)
+    throw_invalid(op, "x must have at least 2 dimensions [..., L, D], got shape " + shape_str(x.shape()));
   if (!is_floating(x.dtype()))
     throw_invalid(op, std::string("only floating point inputs are supported, got ") + dtype_name(x.dtype()));
   int64_t D = x.shape(-1);
@@ -264,8 +265,10 @@ Array sdpa_fallback(const Array& q, const Array& k, const Array& v, const SdpaPa
     Array qpos = reshape(arange(double(Lk - Lq), double(Lk), 1, Dtype::int32), {Lq, 1});
     Array kpos = arange(0, double(Lk), 1, Dtype::int32);
     keep = binary(BinaryOp::less_equal, kpos, qpos);
-    if (p.window > 0)
-      keep = binary(BinaryOp::logical_and, *keep, greater(kpos, subtract(qpos, scalar(double(p.window), Dtype::int32))));
+    if (p.window > 0) {
+      Array first = subtract(qpos, scalar(double(p.window), Dtype::int32));  // last key out of the window
+      keep = binary(BinaryOp::logical_and, *keep, greater(kpos, first));
+    }
   }
   if (mask_array) {
     Array m = *mask_array;
@@ -345,7 +348,9 @@ Array scaled_dot_product_attention(const Array& q, const Array& k, const Array& 
 std::vector<Array> ScaledDotProductAttention::vjp(const std::vector<Array>& primals, const Array& cot,
                                                   const std::vector<int>& argnums, const Array&) {
   return fallback_vjp(primals, cot, argnums, [&](const std::vector<Array>& in) {
-    return sdpa_fallback(in[0], in[1], in[2], p_, p_.mask == SdpaMask::array ? std::optional<Array>(in[3]) : std::nullopt);
+    std::optional<Array> mask;
+    if (p_.mask == SdpaMask::array) mask = in[3];
+    return sdpa_fallback(in[0], in[1], in[2], p_, mask);
   });
 }
 
