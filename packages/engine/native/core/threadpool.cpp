@@ -21,9 +21,11 @@ class Pool {
   int size() const { return int(workers_.size()) + 1; }
 
   void resize(int n) {
+    std::lock_guard<std::mutex> serial(run_mu_);  // never while a parallel region is running
     stop();
     stopping_ = false;
-    for (int i = 0; i < n - 1; i++) workers_.emplace_back([this, i] { worker_loop(i); });
+    // New workers must not take the last region's generation as new work (fn_ is cleared by then).
+    for (int i = 0; i < n - 1; i++) workers_.emplace_back([this, i, g = generation_] { worker_loop(i, g); });
   }
 
   void run(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn) {
@@ -54,8 +56,7 @@ class Pool {
     tl_in_pool_task = false;
   }
 
-  void worker_loop(int index) {
-    uint64_t seen = 0;
+  void worker_loop(int index, uint64_t seen) {
     for (;;) {
       std::unique_lock<std::mutex> lk(mu_);
       cv_.wait(lk, [&] { return stopping_ || generation_ != seen; });
