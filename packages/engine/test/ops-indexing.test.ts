@@ -5,7 +5,7 @@ import type { MxArray } from "../src/index.js";
 import { vmap } from "../src/core/vmap.js";
 import { inp, runOpCases, type OpCase } from "./helpers/op-cases.js";
 import { runGradCases } from "./helpers/gradcheck.js";
-import { randn, randint } from "./helpers/random.js";
+import { randn, randint, rng } from "./helpers/random.js";
 
 const X = inp(randn([3, 4, 5], 31), [3, 4, 5]);
 const M = inp(randn([5, 6], 32), [5, 6]);
@@ -324,4 +324,42 @@ test("errors: vmap", () => {
   assert.throws(() => vmap(f, 2)(mx.zeros([3]), mx.zeros([3])), engineErr(/^\[vmap\] axis 2 is out of bounds for argument 0 with 1 dimension/));
   assert.throws(() => vmap(f, 0, 3)(mx.zeros([3]), mx.zeros([3])), engineErr(/^\[vmap\] axis 3 is out of bounds for the output/));
   assert.throws(() => vmap(() => 3 as any)(mx.zeros([3])), engineErr(/^\[vmap\] fn must return arrays/));
+});
+
+test("random slices and slice updates agree with Python slicing (reference in JS)", () => {
+  const r = rng(77);
+  const ri = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+  // Python's slice.indices(): the positions a[start:stop:step] visits on an axis of size n.
+  const positions = (n: number, b: number, e: number, s: number) => {
+    if (b < 0) b += n;
+    if (e < 0) e += n;
+    b = s > 0 ? Math.min(Math.max(b, 0), n) : Math.min(Math.max(b, -1), n - 1);
+    e = s > 0 ? Math.min(Math.max(e, 0), n) : Math.min(Math.max(e, -1), n - 1);
+    const out: number[] = [];
+    for (let i = b; s > 0 ? i < e : i > e; i += s) out.push(i);
+    return out;
+  };
+  for (let trial = 0; trial < 200; trial++) {
+    const nd = ri(1, 3);
+    const shape = Array.from({ length: nd }, () => ri(0, 6));
+    const size = shape.reduce((x, y) => x * y, 1);
+    const a = mx.reshape(mx.arange(0, size, 1, mx.int32), shape);
+    const start = shape.map((n) => ri(-n - 2, n + 2)), stop = shape.map((n) => ri(-n - 2, n + 2));
+    const steps = shape.map(() => { const s = ri(-3, 3); return s === 0 ? 1 : s; });
+    const pos = shape.map((n, d) => positions(n, start[d], stop[d], steps[d]));
+    const rowMajor = (idx: number[]) => idx.reduce((acc, v, d) => acc * shape[d] + v, 0);
+    const expected: number[] = [];
+    const walk = (d: number, idx: number[]) => {
+      if (d === nd) { expected.push(rowMajor(idx)); return; }
+      for (const p of pos[d]) walk(d + 1, [...idx, p]);
+    };
+    walk(0, []);
+    const s = mx.slice(a, start, stop, steps);
+    assert.deepEqual(s.shape, pos.map((p) => p.length), `shape for ${shape} ${start} ${stop} ${steps}`);
+    assert.deepEqual(Array.from(s.toTypedArray() as Int32Array), expected, `values for ${shape} ${start} ${stop} ${steps}`);
+    const u = mx.sliceUpdate(a, -1, start, stop, steps);
+    const want = Array.from({ length: size }, (_, i) => i);
+    for (const k of expected) want[k] = -1;
+    assert.deepEqual(Array.from(u.toTypedArray() as Int32Array), want);
+  }
 });

@@ -11,7 +11,6 @@ namespace hearth {
 
 namespace {
 
-std::string dims_str(const std::vector<int64_t>& v) { return shape_str(v); }
 
 Shape with_dim(Shape s, int axis, int64_t n) {
   s[axis] = n;
@@ -445,7 +444,7 @@ Array repeat(const Array& a, const Shape& repeats, int axis) {
 
 Array tile(const Array& a, Shape reps) {
   for (int64_t r : reps)
-    if (r < 0) throw_invalid("tile", "reps must be non-negative, got " + dims_str(reps));
+    if (r < 0) throw_invalid("tile", "reps must be non-negative, got " + shape_str(reps));
   size_t d = std::max(size_t(a.ndim()), reps.size());
   reps.insert(reps.begin(), d - reps.size(), 1);
   Shape s = a.shape();
