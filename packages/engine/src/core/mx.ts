@@ -17,6 +17,7 @@ export * from "./ops-linalg.js";
 export * as random from "./random.js";
 export * as fast from "./fast.js";
 export { evaluate as eval, asyncEval, grad, valueAndGrad, vjp, jvp, compile } from "./transforms.js";
+export { vmap } from "./vmap.js";
 export * from "./memory.js";
 export * from "./io.js";
 export { EngineError } from "./errors.js";
