@@ -106,8 +106,14 @@ void Slice::eval_cpu(const std::vector<Array>& in, Array& out) {
 }
 
 void SliceUpdate::eval_cpu(const std::vector<Array>& in, Array& out) {
-  out.allocate();
-  copy_strided(in[0], out.data<char>(), out.strides());
+  // When nothing else holds the destination array, write into its buffer instead of copying it: this
+  // makes a KV-cache append O(new tokens) instead of O(cache).
+  if (in[0].is_donatable() && in[0].dtype() == out.dtype()) {
+    out.share(in[0], row_major_strides(out.shape()), 0);
+  } else {
+    out.allocate();
+    copy_strided(in[0], out.data<char>(), out.strides());
+  }
   const Strides& os = out.strides();
   Strides s(out.ndim());
   int64_t off = 0;
