@@ -76,4 +76,11 @@ export interface ArrayMethods {
   take(indices: ArrayLike, axis?: number): MxArray;
   split(indicesOrSections: number | number[], axis?: number): MxArray[];
   slice(start: number[], stop: number[], strides?: number[]): MxArray;
+  sliceUpdate(update: ArrayLike, start: number[], stop: number[], strides?: number[]): MxArray;
+  takeAlongAxis(indices: ArrayLike, axis?: number): MxArray;
+  putAlongAxis(indices: ArrayLike, values: ArrayLike, axis?: number): MxArray;
+  diag(k?: number): MxArray;
+  diagonal(offset?: number, axis1?: number, axis2?: number): MxArray;
+  pad(padWidth: number | [number, number] | [number, number][], mode?: string, constantValues?: number): MxArray;
+  repeat(repeats: number | number[], axis?: number): MxArray;
 }

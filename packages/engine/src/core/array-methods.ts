@@ -55,7 +55,8 @@ method("cumsum", (scan as Record<string, any>).cumsum);
 method("cumprod", (scan as Record<string, any>).cumprod);
 method("take", (indexing as Record<string, any>).take);
 method("split", (indexing as Record<string, any>).split);
-method("slice", (indexing as Record<string, any>).slice);
+for (const name of ["slice", "sliceUpdate", "takeAlongAxis", "putAlongAxis", "diag", "diagonal", "pad", "repeat"])
+  method(name, (indexing as Record<string, any>)[name]);
 
 Object.defineProperty(proto, Symbol.for("nodejs.util.inspect.custom"), {
   value: function (this: MxArray) {
