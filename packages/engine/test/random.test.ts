@@ -231,6 +231,15 @@ test("permutation: of n, and of an array along an axis", () => {
   assert.deepEqual(R.permutation(0, 0, K).shape, [0]);
 });
 
+test("empty shapes give empty arrays", () => {
+  assert.deepEqual(R.uniform(0, 1, [0], mx.float32, K).shape, [0]);
+  assert.deepEqual(R.normal([2, 0], mx.bfloat16, 0, 1, K).shape, [2, 0]);
+  assert.deepEqual(R.randint(0, 5, [0, 3], mx.int32, K).shape, [0, 3]);
+  assert.deepEqual(R.bits([0], 8, K).shape, [0]);
+  assert.deepEqual(R.categorical(mx.zeros([4, 3]), -1, { numSamples: 0, key: K }).shape, [4, 0]);
+  assert.deepEqual(R.categorical(mx.zeros([0, 3]), -1, { key: K }).shape, [0]);
+});
+
 test("the global key: seed() restarts the sequence; each call splits it like MLX", () => {
   R.seed(7);
   const a = R.uniform().item(), b = R.uniform().item();
