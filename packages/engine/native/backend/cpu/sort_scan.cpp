@@ -296,7 +296,7 @@ void sort_kernel(const Array& in, Array& out, SortKind kind, bool index, int axi
   uint32_t* yi = index ? out.data<uint32_t>() : nullptr;
   parallel_for(size_t(ir.count), size_t(std::max<int64_t>(1, 16384 / std::max<int64_t>(1, n))),
                [&](size_t b, size_t e) {
-    std::vector<K> keys(n), cand;
+    std::vector<K> keys(kind == SortKind::partition ? n : 0), cand;
     std::vector<int64_t> hist(n >= 2048 ? size_t(1) << kSelBits : 0);
     std::vector<std::pair<K, uint32_t>> items;
     std::vector<uint64_t> packed, tmp;
@@ -375,7 +375,7 @@ void sort_kernel(const Array& in, Array& out, SortKind kind, bool index, int axi
 
 // ---- gather / scatter along an axis ----
 
-#define HEARTH_DISPATCH_INDEX(dtype, ...)                                              \
+#define SORTSCAN_DISPATCH_INDEX(dtype, ...)                                              \
   switch (dtype) {                                                                     \
     HEARTH_CASE(uint8, uint8_t, __VA_ARGS__)                                           \
     HEARTH_CASE(uint16, uint16_t, __VA_ARGS__)                                         \
@@ -465,10 +465,10 @@ void GatherAxis::eval_cpu(const std::vector<Array>& in, Array& out) {
   out.allocate();
   // Only bytes move: dispatch on the element size, not the type.
   switch (in[0].itemsize()) {
-    case 1: HEARTH_DISPATCH_INDEX(in[1].dtype(), gather_kernel<uint8_t, T>(in[0], in[1], out, axis_)); break;
-    case 2: HEARTH_DISPATCH_INDEX(in[1].dtype(), gather_kernel<uint16_t, T>(in[0], in[1], out, axis_)); break;
-    case 4: HEARTH_DISPATCH_INDEX(in[1].dtype(), gather_kernel<uint32_t, T>(in[0], in[1], out, axis_)); break;
-    default: HEARTH_DISPATCH_INDEX(in[1].dtype(), gather_kernel<uint64_t, T>(in[0], in[1], out, axis_)); break;
+    case 1: SORTSCAN_DISPATCH_INDEX(in[1].dtype(), gather_kernel<uint8_t, T>(in[0], in[1], out, axis_)); break;
+    case 2: SORTSCAN_DISPATCH_INDEX(in[1].dtype(), gather_kernel<uint16_t, T>(in[0], in[1], out, axis_)); break;
+    case 4: SORTSCAN_DISPATCH_INDEX(in[1].dtype(), gather_kernel<uint32_t, T>(in[0], in[1], out, axis_)); break;
+    default: SORTSCAN_DISPATCH_INDEX(in[1].dtype(), gather_kernel<uint64_t, T>(in[0], in[1], out, axis_)); break;
   }
 }
 
@@ -478,9 +478,11 @@ void ScatterAddAxis::eval_cpu(const std::vector<Array>& in, Array& out) {
   Dtype it = in[1].dtype();
   HEARTH_DISPATCH_ALL(in[0].dtype(), {
     using U = T;
-    HEARTH_DISPATCH_INDEX(it, scatter_add_kernel<U, T>(in[0], in[1], out, axis_));
+    SORTSCAN_DISPATCH_INDEX(it, scatter_add_kernel<U, T>(in[0], in[1], out, axis_));
   });
 }
 
 }  // namespace sortscan
 }  // namespace hearth
+
+#undef SORTSCAN_DISPATCH_INDEX
