@@ -53,6 +53,8 @@ method("var", red.variance);
 method("matmul", (linalg as Record<string, any>).matmul);
 method("cumsum", (scan as Record<string, any>).cumsum);
 method("cumprod", (scan as Record<string, any>).cumprod);
+method("cummax", (scan as Record<string, any>).cummax);
+method("cummin", (scan as Record<string, any>).cummin);
 method("take", (indexing as Record<string, any>).take);
 method("split", (indexing as Record<string, any>).split);
 for (const name of ["slice", "sliceUpdate", "takeAlongAxis", "putAlongAxis", "diag", "diagonal", "pad", "repeat"])

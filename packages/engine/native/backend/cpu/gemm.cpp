@@ -327,15 +327,23 @@ void gemm_blocked(const GemmKernel& g, const View& A, const View& B, int64_t M, 
           g.pack_b(B, p * kc, kb, n0 + c, std::min(kGroup * g.nr, nl - c), pb + (npad * p * kc + c * kpad) * es);
         }
       });
-      // Phase 2. Tiles shrink (columns first) until there are two per thread, enough to balance the load
-      // when a core is busy with something else; smaller tiles measured slower for AMX.
-      int64_t tm = std::min(round_up(g.mc, g.mr), mpad), tn = std::min(round_up(g.nc, g.nr), npad);
+      // Phase 2. Tiles of about mc × nc, split further (down to 4 × 4 micro-tiles) until there are at least
+      // four per thread and a multiple of the thread count, so the threads finish together even when a
+      // core is shared with other work. Tile sizes are then evened out over the extent.
+      int64_t tiles_m = ceil_div(ml, g.mc), tiles_n = ceil_div(nl, g.nc);
+      auto can_m = [&] { return ceil_div(ml, tiles_m + 1) >= 4 * g.mr; };
+      auto can_n = [&] { return ceil_div(nl, tiles_n + 1) >= 4 * g.nr; };
+      while (threads > 1 && (tiles_m * tiles_n < 4 * threads || tiles_m * tiles_n % threads)) {
+        bool n_wider = ceil_div(nl, tiles_n) / g.nr >= ceil_div(ml, tiles_m) / g.mr;  // split the longer side
+        if (can_n() && (n_wider || !can_m())) tiles_n++;
+        else if (can_m()) tiles_m++;
+        else break;
+      }
+      const int64_t tm = round_up(ceil_div(ml, tiles_m), g.mr), tn = round_up(ceil_div(nl, tiles_n), g.nr);
       auto count = [&] { return ceil_div(ml, tm) * ceil_div(nl, tn); };
-      while (threads > 1 && count() < 2 * threads && tn > 4 * g.nr) tn = round_up(tn / 2, g.nr);
-      while (threads > 1 && count() < 2 * threads && tm > 4 * g.mr) tm = round_up(tm / 2, g.mr);
-      const int64_t tiles_n = ceil_div(nl, tn);
+      const int64_t tiles_n_used = ceil_div(nl, tn);
       run_items(count(), threads, [&](int64_t it) {
-        const int64_t i = it / tiles_n * tm, j = it % tiles_n * tn;
+        const int64_t i = it / tiles_n_used * tm, j = it % tiles_n_used * tn;
         const int64_t mb = std::min(tm, ml - i), nb = std::min(tn, nl - j);
         for (int64_t p = 0; p < nk; p++) {
           int64_t kb, kpad;

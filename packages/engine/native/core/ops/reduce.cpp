@@ -109,4 +109,10 @@ std::vector<Array> Reduce::vjp(const std::vector<Array>& primals, const Array& c
   }
 }
 
+// Indices are piecewise constant in the input: zero gradient (so argmax can sit inside a differentiated graph).
+std::vector<Array> ArgReduce::vjp(const std::vector<Array>& primals, const Array&, const std::vector<int>&,
+                                  const Array&) {
+  return {zeros_like(primals[0])};
+}
+
 }  // namespace hearth

@@ -25,6 +25,7 @@ class ArgReduce : public Primitive {
   ArgReduce(bool is_max, int axis) : is_max_(is_max), axis_(axis) {}
   const char* name() const override { return is_max_ ? "argmax" : "argmin"; }
   void eval_cpu(const std::vector<Array>& inputs, Array& out) override;
+  std::vector<Array> vjp(const std::vector<Array>&, const Array&, const std::vector<int>&, const Array&) override;
   bool is_equivalent(const Primitive& o) const override;
 
  private:
