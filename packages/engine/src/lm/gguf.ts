@@ -249,22 +249,23 @@ class FileCursor {
     readSync(this.fd, this.buf, 0, len, this.pos);
     this.bufStart = this.pos;
   }
+  // Callers take the offset first: `this.buf.read(this.at(n))` would read the buffer from before a refill.
   private at(n: number): number {
     this.need(n);
     const o = this.pos - this.bufStart;
     this.pos += n;
     return o;
   }
-  u8() { return this.buf.readUInt8(this.at(1)); }
-  i8() { return this.buf.readInt8(this.at(1)); }
-  u16() { return this.buf.readUInt16LE(this.at(2)); }
-  i16() { return this.buf.readInt16LE(this.at(2)); }
-  u32() { return this.buf.readUInt32LE(this.at(4)); }
-  i32() { return this.buf.readInt32LE(this.at(4)); }
-  f32() { return this.buf.readFloatLE(this.at(4)); }
-  f64() { return this.buf.readDoubleLE(this.at(8)); }
-  u64(): bigint { return this.buf.readBigUInt64LE(this.at(8)); }
-  i64(): bigint { return this.buf.readBigInt64LE(this.at(8)); }
+  u8() { const o = this.at(1); return this.buf.readUInt8(o); }
+  i8() { const o = this.at(1); return this.buf.readInt8(o); }
+  u16() { const o = this.at(2); return this.buf.readUInt16LE(o); }
+  i16() { const o = this.at(2); return this.buf.readInt16LE(o); }
+  u32() { const o = this.at(4); return this.buf.readUInt32LE(o); }
+  i32() { const o = this.at(4); return this.buf.readInt32LE(o); }
+  f32() { const o = this.at(4); return this.buf.readFloatLE(o); }
+  f64() { const o = this.at(8); return this.buf.readDoubleLE(o); }
+  u64(): bigint { const o = this.at(8); return this.buf.readBigUInt64LE(o); }
+  i64(): bigint { const o = this.at(8); return this.buf.readBigInt64LE(o); }
   num(): number {
     const v = this.u64();
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`[gguf] value ${v} too large at ${this.pos - 8}`);
