@@ -13,8 +13,29 @@ interface HasInner {
   args?: { finalLogitSoftcapping?: number | null };
 }
 
+/** The arrays a cache object holds (its keys/values buffers), which a step must not dispose. */
+function cacheArrays(cache: Cache[]): MxArray[] {
+  const out: MxArray[] = [];
+  for (const c of cache)
+    for (const v of Object.values(c as unknown as Record<string, unknown>)) if (mx.isArray(v)) out.push(v as MxArray);
+  return out;
+}
+
+/**
+ * Runs one model step inside `mx.tidy`, keeping only its result and the cache's arrays. Without this every
+ * intermediate's JS handle keeps its buffer until garbage collection: a 512-token Gemma 3 1B prefill peaked at
+ * 2.6 GB of intermediates instead of ~100 MB, and each decode step left ~900 handles for the collector.
+ */
+export function tidyStep(cache: Cache[], fn: () => MxArray): MxArray {
+  return mx.tidy(() => [fn(), ...cacheArrays(cache)])[0];
+}
+
 /** Logits [B, vocab] of the last position of `inputs` [B, L], updating `cache`. */
 export function lastTokenLogits(model: LanguageModel, inputs: MxArray, cache: Cache[]): MxArray {
+  return tidyStep(cache, () => lastTokenLogitsUntidy(model, inputs, cache));
+}
+
+function lastTokenLogitsUntidy(model: LanguageModel, inputs: MxArray, cache: Cache[]): MxArray {
   const m = model as unknown as HasInner;
   const [B, L] = inputs.shape;
   if (!m.model || typeof m.model.forward !== "function" || !m.model.embed_tokens) {
@@ -46,15 +67,16 @@ export interface GreedyResult {
  */
 export async function greedyGenerate(model: LanguageModel, prompt: number[], maxTokens: number, cache: Cache[] = model.makeCache()): Promise<GreedyResult> {
   const t0 = performance.now();
-  const step = (inputs: MxArray) => mx.argmax(lastTokenLogits(model, inputs, cache), -1);  // [1]
-  let cur = step(mx.array([prompt], mx.int32));
+  const step = (inputs: () => MxArray) => tidyStep(cache, () => mx.argmax(lastTokenLogitsUntidy(model, inputs(), cache), -1));  // [1]
+  let cur = step(() => mx.array([prompt], mx.int32));
   await mx.asyncEval(cur);
   const tokens = [cur.item() as number];
   const t1 = performance.now();
   let pending: Promise<void> | undefined;  // cur's evaluation while it is in flight
   for (let i = 1; i < maxTokens; i++) {
     // Built from the lazy token of the step still being computed, then queued behind it.
-    const next = step(mx.reshape(cur, [1, 1]));
+    const prev = cur;
+    const next = step(() => mx.reshape(prev, [1, 1]));
     const queued = mx.asyncEval(next);
     if (pending) {
       await pending;
