@@ -195,7 +195,9 @@ export class Gemma3TextModel extends Module {
 
   private layerMasks(L: number, cache: Cache[] | undefined, opts: ForwardOptions, bidirectional: boolean) {
     if (opts.mask) return { global: { mask: opts.mask }, sliding: { mask: opts.mask } };
-    const window = this.args.slidingWindow;
+    // Bidirectional (EmbeddingGemma): sliding_window is the full width; a key is seen when |i − j| < w // 2 + 1,
+    // as transformers' Gemma3TextConfig rewrites it (checked against the embeddinggemma-tiny reference).
+    const window = bidirectional ? Math.floor(this.args.slidingWindow / 2) + 1 : this.args.slidingWindow;
     if (opts.attentionMask || bidirectional) {
       // Explicit boolean masks: key counts differ per layer kind when caches are used.
       const keysFor = (sliding: boolean) => {
