@@ -6,6 +6,7 @@ import * as mx from "../core/mx.js";
 import type { MxArray } from "../core/array.js";
 import type { Cache } from "./cache.js";
 import type { LanguageModel } from "./model.js";
+import { makeGemma3DecodeStep } from "./gemma3-decode.js";
 
 interface HasInner {
   model: { forward(inputs: MxArray, opts: { cache?: Cache[] }): MxArray; embed_tokens: { asLinear(x: MxArray): MxArray } };
@@ -65,10 +66,17 @@ export interface GreedyResult {
  * prompt pass, each further one from a decode step. Steps are pipelined: the next step is queued before the
  * current token is read back.
  */
-export async function greedyGenerate(model: LanguageModel, prompt: number[], maxTokens: number, cache: Cache[] = model.makeCache()): Promise<GreedyResult> {
+export async function greedyGenerate(
+  model: LanguageModel, prompt: number[], maxTokens: number, cache: Cache[] = model.makeCache(), opts: { compile?: boolean } = {},
+): Promise<GreedyResult> {
   const t0 = performance.now();
-  const step = (inputs: () => MxArray) => tidyStep(cache, () => mx.argmax(lastTokenLogitsUntidy(model, inputs(), cache), -1));  // [1]
+  let decode: ((tokens: MxArray) => MxArray) | undefined;
+  const step = (inputs: () => MxArray) => tidyStep(cache, () => {
+    const x = inputs();
+    return mx.argmax(decode && x.shape[1] === 1 ? decode(x) : lastTokenLogitsUntidy(model, x, cache), -1);  // [1]
+  });
   let cur = step(() => mx.array([prompt], mx.int32));
+  if (opts.compile ?? true) decode = makeGemma3DecodeStep(model, cache);
   await mx.asyncEval(cur);
   const tokens = [cur.item() as number];
   const t1 = performance.now();
