@@ -49,8 +49,9 @@ async function runHearth(spec: RunSpec): Promise<RunResult> {
   }
   const loadSeconds = (performance.now() - t0) / 1000;
   const prompt = benchPrompt(spec.promptTokens);
-  await greedyGenerate(model, prompt.slice(0, 32), 4);  // warm-up: page in the weights, size the buffer cache
-  const r = await greedyGenerate(model, prompt, spec.decodeTokens + 1);
+  const opts = { compile: spec.compile ?? true };
+  await greedyGenerate(model, prompt.slice(0, 32), 4, model.makeCache(), opts);  // warm-up: page in the weights
+  const r = await greedyGenerate(model, prompt, spec.decodeTokens + 1, model.makeCache(), opts);
   return {
     engine: "hearth",
     loadSeconds,
@@ -58,7 +59,7 @@ async function runHearth(spec: RunSpec): Promise<RunResult> {
     decodeTps: spec.decodeTokens / r.decodeSeconds,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
     tokens: r.tokens.slice(0, 8),
-    info: { threads: mx.numThreads(), peakEngineMB: mx.getPeakMemory() / 2 ** 20 },
+    info: { threads: mx.numThreads(), peakEngineMB: mx.getPeakMemory() / 2 ** 20, compile: opts.compile },
   };
 }
 

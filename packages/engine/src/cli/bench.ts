@@ -38,6 +38,8 @@ export interface BenchOptions {
   json?: string;
   bandwidthBytes: number;
   installPeers: boolean;
+  /** Compile Hearth's decode step (default); --no-compile runs the model's plain forward per token. */
+  compile: boolean;
 }
 
 const USAGE = `hearth bench [options]
@@ -52,13 +54,14 @@ const USAGE = `hearth bench [options]
   --peers DIR                folder where node-llama-cpp is installed               default <repo>/bench/peers
   --install-peers            install node-llama-cpp ${NODE_LLAMA_CPP_VERSION} (CPU build only) into the peers folder first
   --bandwidth-mb N           read-bandwidth probe buffer                             default 1024
+  --no-compile               decode with the model's plain forward instead of the compiled step (for A/B)
   --json FILE                also write every run's raw result`;
 
 export function parseBenchArgs(argv: string[]): BenchOptions {
   const o: BenchOptions = {
     models: ["270m", "1b"], formats: ["bf16", "q8", "q4"], threads: 2, promptTokens: 512, decodeTokens: 128, repeats: 3,
     workDir: process.env.HEARTH_BENCH_DIR ?? join(homedir(), ".cache", "hearth-bench"), engines: ["hearth", "llama.cpp"],
-    bandwidthBytes: 1 << 30, installPeers: false,
+    bandwidthBytes: 1 << 30, installPeers: false, compile: true,
   };
   const list = (v: string) => v.split(",").map((s) => s.trim()).filter(Boolean);
   const int = (k: string, v: string) => {
@@ -85,6 +88,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       case "--work-dir": o.workDir = resolve(val()); break;
       case "--peers": o.peers = resolve(val()); break;
       case "--install-peers": o.installPeers = true; break;
+      case "--no-compile": o.compile = false; break;
       case "--bandwidth-mb": o.bandwidthBytes = int(k, val()) * 2 ** 20; break;
       case "--json": o.json = resolve(val()); break;
       case "-h": case "--help": throw new HelpRequested();
@@ -253,7 +257,7 @@ export async function runBench(argv: string[]): Promise<number> {
       rows.push(row);
       const base = { threads: o.threads, promptTokens: o.promptTokens, decodeTokens: o.decodeTokens };
       const oursSpec: RunSpec | undefined = o.engines.includes("hearth") && (!f.quantize || quantOk)
-        ? { ...base, engine: "hearth", path: join(root, "hf"), quantize: f.quantize }
+        ? { ...base, engine: "hearth", path: join(root, "hf"), quantize: f.quantize, compile: o.compile }
         : undefined;
       if (o.engines.includes("hearth") && !oursSpec) row.oursError = "needs nn.quantize (not in this build)";
       const llamaSpec: RunSpec | undefined = o.engines.includes("llama.cpp")
