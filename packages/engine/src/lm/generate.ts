@@ -163,6 +163,31 @@ export async function* generateStep(
   }
 
   const pc = resolvePromptCache(model, opts);
+  // Checkpoints only pay off in a cache that outlives this call.
+  const checkpoint = opts.promptCache instanceof PromptCache ? () => pc.checkpoint() : () => undefined;
+  try {
+    yield* runSteps(model, prompt, opts, info, pc, { maxTokens, stepSize, sampler, processors, context, checkpoint, t0 });
+  } catch (e) {
+    pc.reset();  // a failed step leaves the layers in an unknown state
+    throw e;
+  }
+}
+
+interface RunConfig {
+  maxTokens: number;
+  stepSize: number;
+  sampler: Sampler;
+  processors: LogitsProcessor[];
+  context: number;
+  checkpoint: () => void;
+  t0: number;
+}
+
+async function* runSteps(
+  model: LanguageModel, prompt: readonly number[], opts: StepOptions, info: StepInfo, pc: PromptCache, cfg: RunConfig,
+): AsyncGenerator<StepToken, void, undefined> {
+  const { maxTokens, stepSize, sampler, processors, context, checkpoint, t0 } = cfg;
+  const signal = opts.signal;
   const { reused, divergence } = pc.prepare(prompt);
   info.cachedTokens = reused;
   const maybeQuantize = () => {
@@ -187,7 +212,7 @@ export async function* generateStep(
     await mx.asyncEval(pc.arrays);
     pc.tokens?.push(...chunk);
     pos = end;
-    if (pos === divergence) pc.checkpoint();
+    if (pos === divergence) checkpoint();
     opts.onPromptProgress?.(pos - reused, toProcess);
     if (signal?.aborted) {
       info.promptTokens = pos - reused;
@@ -198,11 +223,11 @@ export async function* generateStep(
   if (maxTokens === 0) {
     info.promptTokens = toProcess;
     info.promptTime = (performance.now() - t0) / 1000;
-    pc.checkpoint();
+    checkpoint();
     return;
   }
 
-  pc.checkpoint();  // before the last prompt token: lets the same prompt run again with one token to prefill
+  checkpoint();  // before the last prompt token: lets the same prompt run again with one token to prefill
   const keys = opts.seed !== undefined ? new KeyChain(opts.seed) : undefined;
   let hist: MxArray | null = null;
   if (processors.length) {
@@ -235,7 +260,7 @@ export async function* generateStep(
   pc.tokens?.push(prompt[prompt.length - 1]);
   info.promptTokens = toProcess;
   maybeQuantize();
-  pc.checkpoint();
+  checkpoint();
   let curP: Promise<void> | null = mx.asyncEval(cur.y, cur.lp);
   let next: Step | null = null;
   let nextP: Promise<void> | null = null;

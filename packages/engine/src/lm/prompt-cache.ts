@@ -2,6 +2,7 @@
 // that starts with the same tokens (a system prompt, a RAG context, the conversation so far) only prefills the
 // rest. Rotating (sliding-window) layers can't be trimmed once they have wrapped, so the cache also keeps a few
 // checkpoints (snapshots of those layers, which share buffers and are at most a window each) to roll back to.
+import { existsSync } from "node:fs";
 import * as mx from "../core/mx.js";
 import type { MxArray } from "../core/array.js";
 import { cacheFromKind, emptyLike, QuantizedKVCache, type Cache, type CacheSnapshot, type QuantizeOptions } from "./cache.js";
@@ -60,6 +61,7 @@ export class PromptCache {
   /** Forgets everything: empty layers of the same kinds. */
   reset(): void {
     for (const c of this.layers) for (const a of c.arrays) a.dispose();
+    for (const cp of this.checkpoints) this.disposeCheckpoint(cp);
     this.layers = this.layers.map(emptyLike);
     this.tokens = this.tokens ? [] : null;
     this.checkpoints = [];
@@ -175,9 +177,10 @@ const META = "hearth.";
 
 /**
  * Saves a prompt cache as safetensors (arrays `<layer>.<i>`); the layers' kinds and meta states, the token ids
- * and your `metadata` (string values; keys may not start with "hearth.") go in the file's metadata.
+ * and your `metadata` (string values; keys may not start with "hearth.") go in the file's metadata. Returns the
+ * path written (".safetensors" is appended to a path without it, as mx.saveSafetensors does).
  */
-export function savePromptCache(path: string, cache: PromptCacheLike, metadata: Record<string, string> = {}): void {
+export function savePromptCache(path: string, cache: PromptCacheLike, metadata: Record<string, string> = {}): string {
   const layers = layersOf(cache);
   const arrays: Record<string, MxArray> = {};
   layers.forEach((c, i) => c.state.forEach((a, j) => (arrays[`${i}.${j}`] = a)));
@@ -191,10 +194,13 @@ export function savePromptCache(path: string, cache: PromptCacheLike, metadata: 
     [`${META}meta`]: JSON.stringify(layers.map((c) => c.metaState)),
     ...(tokens ? { [`${META}tokens`]: JSON.stringify(tokens) } : {}),
   });
+  return path.endsWith(".safetensors") ? path : `${path}.safetensors`;
 }
 
 /** Loads a prompt cache written by savePromptCache: [cache, your metadata]. */
 export function loadPromptCache(path: string): [PromptCache, Record<string, string>] {
+  // savePromptCache (like mx.saveSafetensors) appends ".safetensors" to a path without it.
+  if (!existsSync(path) && existsSync(`${path}.safetensors`)) path = `${path}.safetensors`;
   const [arrays, meta] = mx.loadWithMetadata(path);
   const parse = <T>(key: string): T => {
     const v = meta[`${META}${key}`];
