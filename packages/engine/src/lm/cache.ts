@@ -329,34 +329,51 @@ export interface QuantizeOptions {
   bits?: number;
 }
 
-type QuantizeFn = (w: MxArray, opts: { groupSize: number; bits: number }) => { wq: MxArray; scales: MxArray; biases: MxArray };
+type Quantized = { wq: MxArray; scales: MxArray; biases: MxArray } | [MxArray, MxArray, MxArray];
+type QuantizeFn = (w: MxArray, opts: { groupSize: number; bits: number }) => Quantized;
 type DequantizeFn = (wq: MxArray, scales: MxArray, biases: MxArray, opts: { groupSize: number; bits: number }) => MxArray;
 
-function quantOps(): { quantize: QuantizeFn; dequantize: DequantizeFn } {
+function quantOps(): { quantize: (w: MxArray, opts: { groupSize: number; bits: number }) => MxArray[]; dequantize: DequantizeFn } {
   const m = mx as unknown as { quantize?: QuantizeFn; dequantize?: DequantizeFn };
-  if (typeof m.quantize !== "function" || typeof m.dequantize !== "function")
+  const quantize = m.quantize, dequantize = m.dequantize;
+  if (typeof quantize !== "function" || typeof dequantize !== "function")
     throw new Error("[QuantizedKVCache] this build has no mx.quantize / mx.dequantize (kvBits needs them)");
-  return { quantize: m.quantize, dequantize: m.dequantize };
+  return {
+    // { wq, scales, biases }, or MLX Python's (wq, scales, biases) tuple.
+    quantize: (w, opts) => {
+      const r = quantize(w, opts);
+      return Array.isArray(r) ? r : [r.wq, r.scales, r.biases];
+    },
+    dequantize,
+  };
 }
 
-/** MLX affine group quantization along the head dimension, as [wq, scales, biases] planes. */
+/**
+ * MLX affine group quantization as [wq, scales, biases] planes: groups along the head dimension, or, when the
+ * head dimension is smaller than a group (tiny models), along all heads of a token (planes [B, 1, L, ·]).
+ */
 export function quantizedCodec(groupSize: number, bits: number): KVCodec {
   const q = { groupSize, bits };
+  let heads = 0;  // > 0 once the cross-head layout is in use (learned at the first encode)
   return {
     encode(x) {
       const { quantize } = quantOps();
       const [B, H, L, D] = x.shape;
-      if (D % groupSize)
-        throw new RangeError(`[QuantizedKVCache] head dimension ${D} is not a multiple of kvGroupSize ${groupSize}`);
-      const r = quantize(mx.reshape(x, [B * H * L, D]), q);
-      return [r.wq, r.scales, r.biases].map((a) => mx.reshape(a, [B, H, L, a.shape[1]]));
+      if (D % groupSize === 0) {
+        return quantize(mx.reshape(x, [B * H * L, D]), q).map((a) => mx.reshape(a, [B, H, L, a.shape[1]]));
+      }
+      if ((H * D) % groupSize)
+        throw new RangeError(`[QuantizedKVCache] neither the head dimension ${D} nor heads × head dimension ${H * D} is a multiple of kvGroupSize ${groupSize}`);
+      heads = H;
+      return quantize(mx.reshape(mx.transpose(x, [0, 2, 1, 3]), [B * L, H * D]), q).map((a) => mx.reshape(a, [B, 1, L, a.shape[1]]));
     },
     decode(p) {
       const { dequantize } = quantOps();
       const [B, H, n] = p[0].shape;
       const flat = p.map((a) => mx.reshape(a, [B * H * n, a.shape[3]]));
       const out = dequantize(flat[0], flat[1], flat[2], q);
-      return mx.reshape(out, [B, H, n, out.shape[1]]);
+      if (!heads) return mx.reshape(out, [B, H, n, out.shape[1]]);
+      return mx.transpose(mx.reshape(out, [B, n, heads, out.shape[1] / heads]), [0, 2, 1, 3]);
     },
   };
 }
