@@ -16,10 +16,7 @@ interface HasInner {
 
 /** The arrays a cache object holds (its keys/values buffers), which a step must not dispose. */
 function cacheArrays(cache: Cache[]): MxArray[] {
-  const out: MxArray[] = [];
-  for (const c of cache)
-    for (const v of Object.values(c as unknown as Record<string, unknown>)) if (mx.isArray(v)) out.push(v as MxArray);
-  return out;
+  return cache.flatMap((c) => c.arrays);
 }
 
 /**
