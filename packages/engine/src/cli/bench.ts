@@ -2,7 +2,7 @@
 // the same random-weight models, same thread count, in one run. Each measurement is a fresh child process per
 // engine (peak RSS is per engine), engines alternate, and the table shows medians.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir, loadavg, cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,6 +40,8 @@ export interface BenchOptions {
   installPeers: boolean;
   /** Compile Hearth's decode step (default); --no-compile runs the model's plain forward per token. */
   compile: boolean;
+  /** Before each run, wait (up to 5 min) until the CPUs are at least this idle over 2 s (0..1), e.g. 0.9. */
+  waitIdle?: number;
 }
 
 const USAGE = `hearth bench [options]
@@ -54,6 +56,7 @@ const USAGE = `hearth bench [options]
   --peers DIR                folder where node-llama-cpp is installed               default <repo>/bench/peers
   --install-peers            install node-llama-cpp ${NODE_LLAMA_CPP_VERSION} (CPU build only) into the peers folder first
   --bandwidth-mb N           read-bandwidth probe buffer                             default 1024
+  --wait-idle F              before each run wait (up to 5 min) until the machine is at least F idle (e.g. 0.9)
   --no-compile               decode with the model's plain forward instead of the compiled step (for A/B)
   --json FILE                also write every run's raw result`;
 
@@ -89,6 +92,12 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       case "--peers": o.peers = resolve(val()); break;
       case "--install-peers": o.installPeers = true; break;
       case "--no-compile": o.compile = false; break;
+      case "--wait-idle": {
+        const v = Number(val());
+        if (!(v > 0 && v <= 1)) throw new Error(`--wait-idle needs a fraction in (0, 1], got ${v}`);
+        o.waitIdle = v;
+        break;
+      }
       case "--bandwidth-mb": o.bandwidthBytes = int(k, val()) * 2 ** 20; break;
       case "--json": o.json = resolve(val()); break;
       case "-h": case "--help": throw new HelpRequested();
@@ -146,6 +155,35 @@ export function decodeBytesPerToken(cfg: Record<string, any>, bits: number, posi
   return { weights: (matrices * bits) / 8 + norms, kv };
 }
 
+/** Fraction of CPU time idle over `ms` (from /proc/stat; 1 where it can't be read). */
+async function idleFraction(ms: number): Promise<number> {
+  const read = () => {
+    try {
+      const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+      return { idle: f[3] + (f[4] ?? 0), total: f.reduce((a, b) => a + b, 0) };
+    } catch {
+      return undefined;
+    }
+  };
+  const a = read();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = read();
+  if (!a || !b || b.total === a.total) return 1;
+  return (b.idle - a.idle) / (b.total - a.total);
+}
+
+async function waitForIdle(threshold: number, log: (s: string) => void): Promise<number> {
+  const deadline = Date.now() + 5 * 60_000;
+  let idle = await idleFraction(2000);
+  let said = false;
+  while (idle < threshold && Date.now() < deadline) {
+    if (!said) log(`waiting for an idle machine (${(100 * idle).toFixed(0)}% idle, want ${(100 * threshold).toFixed(0)}%)`);
+    said = true;
+    idle = await idleFraction(2000);
+  }
+  return idle;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -156,7 +194,7 @@ function childScript(): string {
   return join(dirname(fileURLToPath(import.meta.url)), "bench-child.js");
 }
 
-function runChildProcess(spec: RunSpec, timeoutMs = 10 * 60_000): Promise<RunResult> {
+function runChildProcess(spec: RunSpec, timeoutMs = 6 * 60_000): Promise<RunResult> {
   return new Promise((resolveRun, reject) => {
     const p = spawn(process.execPath, [childScript(), JSON.stringify(spec)], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "", err = "";
@@ -213,6 +251,20 @@ async function canQuantize(): Promise<boolean> {
   return typeof nn.quantize === "function";
 }
 
+/**
+ * Hearth's quantized copy of a bench model (mlx-lm's format, made by lm.convert from the same bf16 weights),
+ * written once next to the GGUF files; undefined when this build has no lm.convert.
+ */
+async function ensureQuantized(root: string, q: { bits: number; groupSize: number }, log: (s: string) => void): Promise<string | undefined> {
+  const lmMod = (await import("../lm/index.js")) as Record<string, any>;
+  if (typeof lmMod.convert !== "function") return undefined;
+  const out = join(root, `mlx-q${q.bits}-g${q.groupSize}`);
+  if (existsSync(join(out, "config.json"))) return out;
+  log(`quantizing to ${q.bits}-bit, group ${q.groupSize} (lm.convert) in ${out}`);
+  await lmMod.convert({ hfPath: join(root, "hf"), mlxPath: out, quantize: true, qBits: q.bits, qGroupSize: q.groupSize, force: true });
+  return out;
+}
+
 export async function runBench(argv: string[]): Promise<number> {
   let o: BenchOptions;
   try {
@@ -256,9 +308,13 @@ export async function runBench(argv: string[]): Promise<number> {
       const row: Row = { model: key, format: f, ours: [], llama: [], bytesPerToken: bytes.weights + bytes.kv, limitTps: (bw.bestGBs * 1e9) / (bytes.weights + bytes.kv) };
       rows.push(row);
       const base = { threads: o.threads, promptTokens: o.promptTokens, decodeTokens: o.decodeTokens };
-      const oursSpec: RunSpec | undefined = o.engines.includes("hearth") && (!f.quantize || quantOk)
-        ? { ...base, engine: "hearth", path: join(root, "hf"), quantize: f.quantize, compile: o.compile }
-        : undefined;
+      let oursSpec: RunSpec | undefined;
+      if (o.engines.includes("hearth")) {
+        const converted = f.quantize ? await ensureQuantized(root, f.quantize, log) : undefined;
+        if (!f.quantize) oursSpec = { ...base, engine: "hearth", path: join(root, "hf"), compile: o.compile };
+        else if (converted) oursSpec = { ...base, engine: "hearth", path: converted, compile: o.compile };
+        else if (quantOk) oursSpec = { ...base, engine: "hearth", path: join(root, "hf"), quantize: f.quantize, compile: o.compile };
+      }
       if (o.engines.includes("hearth") && !oursSpec) row.oursError = "needs nn.quantize (not in this build)";
       const llamaSpec: RunSpec | undefined = o.engines.includes("llama.cpp")
         ? { ...base, engine: "llama.cpp", path: join(root, `model-${f.llama}.gguf`), peerDir: nlcDir }
@@ -271,7 +327,9 @@ export async function runBench(argv: string[]): Promise<number> {
           const isOurs = s.engine === "hearth";
           if ((isOurs && row.oursError) || (!isOurs && row.llamaError)) continue;
           try {
+            const idle = o.waitIdle ? await waitForIdle(o.waitIdle, log) : undefined;
             const r = await runChildProcess(s);
+            if (idle !== undefined) r.info.idleBefore = idle;
             (isOurs ? row.ours : row.llama).push(r);
             log(`${key} ${isOurs ? f.ours : f.llama} ${s.engine} #${rep + 1}: prefill ${r.prefillTps.toFixed(1)} tok/s, decode ${r.decodeTps.toFixed(1)} tok/s, RSS ${r.peakRssMB.toFixed(0)} MB (load ${loadavg()[0].toFixed(2)})`);
           } catch (e) {
