@@ -51,6 +51,16 @@ for (const dialect of ["config.json", "config.legacy.json"]) {
   });
 }
 
+test("gemma3-vlm-tiny in bfloat16: logits and projected features within 2e-2 of the float32 reference", async () => {
+  const { model } = await load(folder, { dtype: "bfloat16" });
+  const logits = model.forward(ref.input_ids, { pixelValues: ref.pixel_values });
+  assert.equal(logits.dtype, mx.bfloat16);
+  const el = relErr(logits, ref.logits_f32);
+  assert.ok(el < 2e-2, `bf16 logits relative error ${el}`);
+  const ef = relErr((model as unknown as Gemma3Model).getImageFeatures(ref.pixel_values), ref.image_features_pooler_output);
+  assert.ok(ef < 2e-2, `bf16 features relative error ${ef}`);
+});
+
 test("gemma3: an image's tokens attend to each other both ways; text stays causal", async () => {
   const { model } = await load(folder);
   const vlm = model as unknown as Gemma3Model;
@@ -168,6 +178,11 @@ test("loadProcessor + process: chat messages with an image give ids and pixel va
   assert.equal(ids[0], 2);
   const { model } = await load(dir);
   assert.deepEqual(model.forward(inputs.inputIds, { pixelValues: inputs.pixelValues }).shape, [1, ids.length, 300]);
+  // HF-style placeholders: {type: "image"} parts take the images given beside the messages, in order.
+  const hf = await processor.process({ messages: [{ role: "user", content: [{ type: "image" }, { type: "text", text: "hi" }] }], images: [IMAGE] });
+  assert.deepEqual(hf.inputIds.tolist(), inputs.inputIds.tolist());
+  await assert.rejects(processor.process({ messages: [{ role: "user", content: [{ type: "image" }] }] }), /has no image/);
+  await assert.rejects(processor.process({ messages: [{ role: "user", content: "hi" }], images: [IMAGE] }), /1 image\(s\) given beyond/);
   // Pan-and-scan: the 640×480 image gets 2 crops, 3 views of 4 tokens.
   const pas = await loadProcessor(dir, { panAndScan: true });
   const r = await pas.process({ text: "<start_of_image>", images: [IMAGE] });
