@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { load } from "../lm/load.js";
 import { loadProcessor } from "../lm/processor.js";
 import { describeImage } from "../lm/describe.js";
-import type { CliIO } from "./embed.js";
+import type { CliStreams } from "./embed.js";
 
 export const DESCRIBE_IMAGE_USAGE = `Usage: hearth describe-image --model <path|org/name> --image <path> [--image <path> …]
                              [--prompt <text>] [--max-tokens N] [--temp T] [--seed S] [--system <text>]
@@ -23,10 +23,10 @@ function num(v: string | undefined, name: string, int: boolean): number | undefi
 class UsageError extends Error {}
 
 /** Where a CLI command writes (tests pass their own). */
-const STDIO: CliIO = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) };
+const STDIO: CliStreams = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) };
 
 /** argv: the arguments after `describe-image`. Returns the exit code (0 ok, 1 failure, 2 usage). */
-export async function runDescribeImage(argv: string[], io: CliIO = STDIO): Promise<number> {
+export async function runDescribeImage(argv: string[], io: CliStreams = STDIO): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({

@@ -14,13 +14,13 @@ export const EMBED_USAGE = `Usage: hearth embed --model <path|org/name> (--text 
 
 class UsageError extends Error {}
 
-/** Where a CLI command writes (tests pass their own). */
-export interface CliIO {
+/** Where the command writes raw text (describe-image streams partial lines); tests pass their own. */
+export interface CliStreams {
   out(text: string): void;
   err(text: string): void;
 }
 
-const STDIO: CliIO = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) };
+const STDIO: CliStreams = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) };
 
 function int(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -30,7 +30,7 @@ function int(v: string | undefined, name: string): number | undefined {
 }
 
 /** argv: the arguments after `embed`. Returns the exit code (0 ok, 1 failure, 2 usage). */
-export async function runEmbed(argv: string[], io: CliIO = STDIO): Promise<number> {
+export async function runEmbed(argv: string[], io: CliStreams = STDIO): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
