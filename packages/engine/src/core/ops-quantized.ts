@@ -36,7 +36,14 @@ function params(op: string, o: QuantizeOptions): [number, number] {
  * edge, codes = round((w − bias) / scale) packed into uint32 words. `w ≈ scale · code + bias`.
  * The result destructures as an object or, like MLX's tuple, as `[wq, scales, biases]`.
  */
-export function quantize(w: MxArray, options: QuantizeOptions = {}): Quantized & Iterable<MxArray> {
+// MLX also takes these positionally (group_size, bits): accept a number where the options object goes.
+function positional<T extends object>(o: T | number | undefined, bits: number | undefined, extra: Partial<T> = {}): T {
+  if (typeof o === "number") return { ...extra, groupSize: o, ...(bits !== undefined ? { bits } : {}) } as unknown as T;
+  return (o ?? {}) as T;
+}
+
+export function quantize(w: MxArray, opts: QuantizeOptions | number = {}, bitsArg?: number): Quantized & Iterable<MxArray> {
+  const options = positional<QuantizeOptions>(opts, bitsArg);
   const [gs, bits] = params("quantize", options);
   const [wq, scales, biases] = (native.quantize(asArray(w, "quantize"), gs, bits) as MxArray[]).map((a) => track(a));
   const out = { wq, scales, biases };
@@ -50,7 +57,9 @@ export interface DequantizeOptions extends QuantizeOptions {
 }
 
 /** The float matrix `scale · code + bias` back from mx.quantize's outputs (in the scales' dtype). */
-export function dequantize(wq: MxArray, scales: MxArray, biases: MxArray, options: DequantizeOptions = {}): MxArray {
+export function dequantize(wq: MxArray, scales: MxArray, biases: MxArray, opts: DequantizeOptions | number = {},
+                           bitsArg?: number): MxArray {
+  const options = positional<DequantizeOptions>(opts, bitsArg);
   const op = "dequantize";
   if (biases === null || biases === undefined)
     throw new EngineError(`[${op}] biases are required for affine quantization`);
@@ -69,7 +78,10 @@ export interface QuantizedMatmulOptions extends QuantizeOptions {
  * streams the packed weights once. Differentiable with respect to x (and scales/biases), not the codes.
  */
 export function quantizedMatmul(x: MxArray, wq: MxArray, scales: MxArray, biases: MxArray,
-                                options: QuantizedMatmulOptions = {}): MxArray {
+                                opts: QuantizedMatmulOptions | boolean = {}, groupSizeArg?: number, bitsArg?: number): MxArray {
+  const options: QuantizedMatmulOptions = typeof opts === "boolean"
+    ? { transpose: opts, ...(groupSizeArg !== undefined ? { groupSize: groupSizeArg } : {}), ...(bitsArg !== undefined ? { bits: bitsArg } : {}) }
+    : opts;
   const op = "quantizedMatmul";
   if (biases === null || biases === undefined)
     throw new EngineError(`[${op}] biases are required for affine quantization`);
