@@ -10,6 +10,7 @@ import type { MxArray } from "../src/index.js";
 import { load, loadTokenizer } from "../src/lm/load.js";
 import { Gemma3Processor, loadProcessor } from "../src/lm/processor.js";
 import { describeImage } from "../src/lm/describe.js";
+import { runDescribeImage } from "../src/cli/describe-image.js";
 import type { Model as Gemma3Model } from "../src/lm/models/gemma3.js";
 import { findFixture, legacyConfigCopy } from "./helpers/fixtures.js";
 import { tinyVlmWithTokenizer } from "./helpers/tiny-tokenizer.js";
@@ -43,12 +44,22 @@ for (const dialect of ["config.json", "config.legacy.json"]) {
     assert.deepEqual(f.shape, [1, 4, 64]);
     const ef = relErr(f, ref.image_features_pooler_output);
     assert.ok(ef < 1e-4, `projected image features relative error ${ef}`);
-    const logits = model.forward(ref.input_ids, { pixelValues: ref.pixel_values } as never);
+    const logits = model.forward(ref.input_ids, { pixelValues: ref.pixel_values });
     assert.deepEqual(logits.shape, ref.logits_f32.shape);
     const el = relErr(logits, ref.logits_f32);
     assert.ok(el < 1e-4, `logits relative error ${el}`);
   });
 }
+
+test("gemma3-vlm-tiny in bfloat16: logits and projected features within 2e-2 of the float32 reference", async () => {
+  const { model } = await load(folder, { dtype: "bfloat16" });
+  const logits = model.forward(ref.input_ids, { pixelValues: ref.pixel_values });
+  assert.equal(logits.dtype, mx.bfloat16);
+  const el = relErr(logits, ref.logits_f32);
+  assert.ok(el < 2e-2, `bf16 logits relative error ${el}`);
+  const ef = relErr((model as unknown as Gemma3Model).getImageFeatures(ref.pixel_values), ref.image_features_pooler_output);
+  assert.ok(ef < 2e-2, `bf16 features relative error ${ef}`);
+});
 
 test("gemma3: an image's tokens attend to each other both ways; text stays causal", async () => {
   const { model } = await load(folder);
@@ -72,6 +83,27 @@ test("gemma3: an image's tokens attend to each other both ways; text stays causa
   assert.ok(relErr(pre(base), pre(model.forward(ref.input_ids))) < 1e-6);
 });
 
+test("gemma3: prefill in chunks split at image-block boundaries equals one forward pass (caches, rotating window)", async () => {
+  const { model } = await load(folder);
+  const vlm = model as unknown as Gemma3Model;
+  const ids = (ref.input_ids.tolist() as number[][])[0];
+  const full = model.forward(ref.input_ids, { pixelValues: ref.pixel_values }).toFloat32Array();
+  const V = 300;
+  const features = vlm.getImageFeatures(ref.pixel_values);
+  // [0, 5): text; [5, 14): text + the whole image block (longer than the window of 6); [14, 18): text, one by one.
+  const cache = model.makeCache();
+  const check = (logits: MxArray, from: number) => {
+    const got = logits.toFloat32Array();
+    for (let i = 0; i < got.length; i++) {
+      const want = full[from * V + i];
+      assert.ok(Math.abs(got[i] - want) <= 1e-4 * (1 + Math.abs(want)), `position ${from + Math.floor(i / V)}: ${got[i]} vs ${want}`);
+    }
+  };
+  check(model.forward(mx.array([ids.slice(0, 5)], mx.int32), { cache }), 0);
+  check(vlm.forwardWithImages(mx.array([ids.slice(5, 14)], mx.int32), features, { cache }), 5);
+  for (let t = 14; t < ids.length; t++) check(model.forward(mx.array([[ids[t]]], mx.int32), { cache }), t);
+});
+
 test("gemma3: every checkpoint naming (hub, transformers 5 runtime, MLX-layout patch kernel) loads the same model", async () => {
   const weights = mx.load(join(folder, "model.safetensors")) as Record<string, MxArray>;
   const variants: Record<string, (k: string, v: MxArray) => [string, MxArray]> = {
@@ -79,7 +111,7 @@ test("gemma3: every checkpoint naming (hub, transformers 5 runtime, MLX-layout p
     runtime: (k, v) => [k.replace(/^language_model\.model\./, "model.language_model.").replace(/^(vision_tower|multi_modal_projector)\./, "model.$1."), v],
     mlx: (k, v) => [k.replace(/^vision_tower\./, "vision_tower.vision_model."), k.endsWith("patch_embedding.weight") ? mx.transpose(v, [0, 2, 3, 1]) : v],
   };
-  const want = (await load(folder)).model.forward(ref.input_ids, { pixelValues: ref.pixel_values } as never);
+  const want = (await load(folder)).model.forward(ref.input_ids, { pixelValues: ref.pixel_values });
   for (const [name, rename] of Object.entries(variants)) {
     const dir = mkdtempSync(join(tmpdir(), `hearth-vlm-${name}-`));
     cpSync(join(folder, "config.json"), join(dir, "config.json"));
@@ -87,7 +119,7 @@ test("gemma3: every checkpoint naming (hub, transformers 5 runtime, MLX-layout p
     if (name === "runtime") renamed["lm_head.weight"] = weights["language_model.model.embed_tokens.weight"];  // tied: dropped
     mx.saveSafetensors(join(dir, "model.safetensors"), renamed);
     const { model } = await load(dir);
-    const got = model.forward(ref.input_ids, { pixelValues: ref.pixel_values } as never);
+    const got = model.forward(ref.input_ids, { pixelValues: ref.pixel_values });
     assert.ok(relErr(got, want) < 1e-6, `${name} naming`);
   }
   const { model } = await load(folder);
@@ -102,11 +134,11 @@ test("gemma3: text-only input runs the text model; bad image inputs give clear e
   const { model } = await load(folder);
   const textOnly = mx.array([[2, 125, 182, 12, 92]], mx.int32);
   assert.deepEqual(model.forward(textOnly).shape, [1, 5, 300]);
-  assert.throws(() => model.forward(textOnly, { pixelValues: ref.pixel_values } as never), /Image features and image tokens do not match: 0 image tokens/);
-  assert.throws(() => model.forward(ref.input_ids, { pixelValues: mx.zeros([1, 3, 28, 28]) } as never), /takes 56×56 images/);
-  assert.throws(() => model.forward(ref.input_ids, { pixelValues: mx.zeros([1, 28, 28, 3]) } as never), /NCHW/);
+  assert.throws(() => model.forward(textOnly, { pixelValues: ref.pixel_values }), /Image features and image tokens do not match: 0 image tokens/);
+  assert.throws(() => model.forward(ref.input_ids, { pixelValues: mx.zeros([1, 3, 28, 28]) }), /takes 56×56 images/);
+  assert.throws(() => model.forward(ref.input_ids, { pixelValues: mx.zeros([1, 28, 28, 3]) }), /NCHW/);
   const two = mx.concatenate([ref.pixel_values, ref.pixel_values], 0);
-  assert.throws(() => model.forward(ref.input_ids, { pixelValues: two } as never), /4 image tokens in the input, 2 image\(s\) × 4 features/);
+  assert.throws(() => model.forward(ref.input_ids, { pixelValues: two }), /4 image tokens in the input, 2 image\(s\) × 4 features/);
 });
 
 test("Gemma3Processor: <start_of_image> expands as Gemma3Processor does (real Gemma 3 tokenizer, 256 tokens)", async () => {
@@ -145,14 +177,19 @@ test("loadProcessor + process: chat messages with an image give ids and pixel va
   assert.equal(ids.filter((i) => i === 299).length, 4);
   assert.equal(ids[0], 2);
   const { model } = await load(dir);
-  assert.deepEqual(model.forward(inputs.inputIds, { pixelValues: inputs.pixelValues } as never).shape, [1, ids.length, 300]);
+  assert.deepEqual(model.forward(inputs.inputIds, { pixelValues: inputs.pixelValues }).shape, [1, ids.length, 300]);
+  // HF-style placeholders: {type: "image"} parts take the images given beside the messages, in order.
+  const hf = await processor.process({ messages: [{ role: "user", content: [{ type: "image" }, { type: "text", text: "hi" }] }], images: [IMAGE] });
+  assert.deepEqual(hf.inputIds.tolist(), inputs.inputIds.tolist());
+  await assert.rejects(processor.process({ messages: [{ role: "user", content: [{ type: "image" }] }] }), /has no image/);
+  await assert.rejects(processor.process({ messages: [{ role: "user", content: "hi" }], images: [IMAGE] }), /1 image\(s\) given beyond/);
   // Pan-and-scan: the 640×480 image gets 2 crops, 3 views of 4 tokens.
   const pas = await loadProcessor(dir, { panAndScan: true });
   const r = await pas.process({ text: "<start_of_image>", images: [IMAGE] });
   assert.deepEqual(r.numCrops, [2]);
   assert.deepEqual(r.pixelValues!.shape, [3, 3, 56, 56]);
   assert.equal((r.inputIds.tolist() as number[][])[0].filter((i) => i === 299).length, 12);
-  assert.deepEqual(model.forward(r.inputIds, { pixelValues: r.pixelValues } as never).shape[2], 300);
+  assert.deepEqual(model.forward(r.inputIds, { pixelValues: r.pixelValues }).shape[2], 300);
 });
 
 test("describeImage: greedy decoding through the caches equals full recomputation without caches", async () => {
@@ -168,7 +205,7 @@ test("describeImage: greedy decoding through the caches equals full recomputatio
   const seq = (inputs.inputIds.tolist() as number[][])[0];
   const want: number[] = [];
   for (let i = 0; i < r.tokens.length; i++) {
-    const logits = model.forward(mx.array([[...seq, ...want]], mx.int32), { pixelValues: inputs.pixelValues } as never);
+    const logits = model.forward(mx.array([[...seq, ...want]], mx.int32), { pixelValues: inputs.pixelValues });
     const L = logits.shape[1];
     want.push(mx.argmax(mx.slice(logits, [0, L - 1, 0], [1, L, 300])).item() as number);
   }
@@ -194,4 +231,24 @@ test("describeImage: clear errors for a text-only model, missing images and bad 
   cpSync(dir, bad, { recursive: true });
   writeFileSync(join(bad, "config.json"), JSON.stringify({ model_type: "gemma3", image_token_index: 5 }));
   await assert.rejects(loadProcessor(bad), /config.json says image_token_index 5/);
+});
+
+test("hearth describe-image CLI streams the answer; usage and load errors give exit codes", async () => {
+  const dir = tinyVlmWithTokenizer();
+  const out: string[] = [], err: string[] = [];
+  const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t) };
+  const code = await runDescribeImage(["--model", dir, "--image", IMAGE, "--image", IMAGE, "--prompt", "What?", "--max-tokens", "5"], io);
+  assert.equal(code, 0, err.join(""));
+  const { model } = await load(dir);
+  const want = await describeImage(model, await loadProcessor(dir), { image: [IMAGE, IMAGE], prompt: "What?", maxTokens: 5 });
+  assert.equal(out.join(""), want.text + "\n");
+  assert.match(err.join(""), /prompt: \d+ tokens/);
+  assert.equal(await runDescribeImage(["--model", dir], io), 2);
+  assert.match(err.join(""), /at least one --image is required/);
+  assert.equal(await runDescribeImage(["--model", dir, "--image", IMAGE, "--max-tokens", "x"], io), 2);
+  assert.equal(await runDescribeImage(["--model", dir, "--image", "/no/such.png"], io), 1);
+  assert.match(err.join(""), /Image file not found/);
+  assert.equal(await runDescribeImage(["--model", findFixture("gemma3-tiny-a"), "--image", IMAGE], io), 1);
+  assert.match(err.join(""), /not a Gemma 3 vision model/);
+  assert.equal(await runDescribeImage(["--nope"], io), 2);
 });

@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { load } from "../lm/load.js";
 import { loadProcessor } from "../lm/processor.js";
 import { describeImage } from "../lm/describe.js";
+import type { CliStreams } from "./embed.js";
 
 export const DESCRIBE_IMAGE_USAGE = `Usage: hearth describe-image --model <path|org/name> --image <path> [--image <path> …]
                              [--prompt <text>] [--max-tokens N] [--temp T] [--seed S] [--system <text>]
@@ -21,8 +22,11 @@ function num(v: string | undefined, name: string, int: boolean): number | undefi
 
 class UsageError extends Error {}
 
+/** Where a CLI command writes (tests pass their own). */
+const STDIO: CliStreams = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) };
+
 /** argv: the arguments after `describe-image`. Returns the exit code (0 ok, 1 failure, 2 usage). */
-export async function runDescribeImage(argv: string[]): Promise<number> {
+export async function runDescribeImage(argv: string[], io: CliStreams = STDIO): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
@@ -41,11 +45,11 @@ export async function runDescribeImage(argv: string[]): Promise<number> {
       allowPositionals: false,
     }));
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n${DESCRIBE_IMAGE_USAGE}\n`);
+    io.err(`${(e as Error).message}\n${DESCRIBE_IMAGE_USAGE}\n`);
     return 2;
   }
   if (values.help) {
-    process.stdout.write(DESCRIBE_IMAGE_USAGE + "\n");
+    io.out(DESCRIBE_IMAGE_USAGE + "\n");
     return 0;
   }
   try {
@@ -60,16 +64,16 @@ export async function runDescribeImage(argv: string[]): Promise<number> {
     const processor = await loadProcessor(values.model);
     const r = await describeImage(model, processor, {
       image: values.image, prompt: values.prompt, system: values.system, maxTokens, temp, seed,
-      onText: (t) => process.stdout.write(t),
+      onText: (t) => io.out(t),
     });
-    process.stdout.write("\n");
-    process.stderr.write(`prompt: ${r.promptTokens} tokens, ${r.prefillSeconds.toFixed(2)} s (images included); ` +
+    io.out("\n");
+    io.err(`prompt: ${r.promptTokens} tokens, ${r.prefillSeconds.toFixed(2)} s (images included); ` +
       `generation: ${r.tokens.length} tokens, ${r.generationTps.toFixed(1)} tokens/s (${r.finishReason})\n`);
     return 0;
   } catch (e) {
-    process.stderr.write(`hearth describe-image: ${(e as Error).message}\n`);
+    io.err(`hearth describe-image: ${(e as Error).message}\n`);
     if (e instanceof UsageError) {
-      process.stderr.write(DESCRIBE_IMAGE_USAGE + "\n");
+      io.err(DESCRIBE_IMAGE_USAGE + "\n");
       return 2;
     }
     return 1;

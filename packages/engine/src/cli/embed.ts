@@ -14,6 +14,14 @@ export const EMBED_USAGE = `Usage: hearth embed --model <path|org/name> (--text 
 
 class UsageError extends Error {}
 
+/** Where the command writes raw text (describe-image streams partial lines); tests pass their own. */
+export interface CliStreams {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const STDIO: CliStreams = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) };
+
 function int(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -22,7 +30,7 @@ function int(v: string | undefined, name: string): number | undefined {
 }
 
 /** argv: the arguments after `embed`. Returns the exit code (0 ok, 1 failure, 2 usage). */
-export async function runEmbed(argv: string[]): Promise<number> {
+export async function runEmbed(argv: string[], io: CliStreams = STDIO): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
@@ -41,11 +49,11 @@ export async function runEmbed(argv: string[]): Promise<number> {
       allowPositionals: false,
     }));
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n${EMBED_USAGE}\n`);
+    io.err(`${(e as Error).message}\n${EMBED_USAGE}\n`);
     return 2;
   }
   if (values.help) {
-    process.stdout.write(EMBED_USAGE + "\n");
+    io.out(EMBED_USAGE + "\n");
     return 0;
   }
   try {
@@ -72,12 +80,12 @@ export async function runEmbed(argv: string[]): Promise<number> {
       dimensions: vectors[0]?.length ?? 0,
       data: vectors.map((v, index) => ({ index, text: texts[index], embedding: Array.from(v) })),
     };
-    process.stdout.write(JSON.stringify(out) + "\n");
+    io.out(JSON.stringify(out) + "\n");
     return 0;
   } catch (e) {
-    process.stderr.write(`hearth embed: ${(e as Error).message}\n`);
+    io.err(`hearth embed: ${(e as Error).message}\n`);
     if (e instanceof UsageError) {
-      process.stderr.write(EMBED_USAGE + "\n");
+      io.err(EMBED_USAGE + "\n");
       return 2;
     }
     return 1;

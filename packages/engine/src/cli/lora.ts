@@ -1,6 +1,5 @@
 // `hearth lora`: LoRA / DoRA / full fine-tuning and test-set evaluation with mlx_lm.lora's flags and config files.
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { load } from "../lm/load.js";
 import { loadAdapters } from "../lm/adapters.js";
 import { loadDataset } from "../lm/tuner/datasets.js";
@@ -155,7 +154,8 @@ export async function runLora(argv: string[], io: CliIO = {}): Promise<number> {
           out(`Iter ${r.iteration}: Train loss ${fmt(r.trainLoss)}, Learning Rate ${r.learningRate?.toExponential(3)}, ` +
               `It/sec ${fmt(r.iterationsPerSecond)}, Tokens/sec ${fmt(r.tokensPerSecond)}, ` +
               `Trained Tokens ${r.trainedTokens}, Peak mem ${fmt(r.peakMemory)} GB`);
-        else if (r.type === "save") out(`Iter ${r.iteration}: Saved adapter weights to ${r.path}.`);
+        else if (r.type === "save")
+          out(r.final ? `Saved final weights to ${r.path}.` : `Iter ${r.iteration}: Saved adapter weights to ${r.path} and ${r.checkpoint}.`);
       };
       const res = await train({
         model, tokenizer, trainSet: data.train!, validSet: data.valid, args, signal, onReport: report,
@@ -163,10 +163,9 @@ export async function runLora(argv: string[], io: CliIO = {}): Promise<number> {
       });
       clearBar();
       if (res.aborted) {
-        out(`Stopped at iteration ${res.iterations}; adapter weights in ${res.adapterFile}.`);
+        out(`Stopped at iteration ${res.iterations}.`);
         return 130;
       }
-      out(`Saved final weights to ${join(a.adapter_path, "adapters.safetensors")}.`);
     } else if (a.adapter_path !== "") {
       loadAdapters(model, a.adapter_path);
     }

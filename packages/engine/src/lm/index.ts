@@ -49,3 +49,6 @@ export { generate, streamGenerate, generateStep, promptTokens, TextAssembler } f
 export type { GenerateOptions, GenerationResponse, StepOptions, StepToken, StepInfo, FinishReason } from "./generate.js";
 export { batchGenerate } from "./batch.js";
 export type { BatchGenerateOptions, BatchPrompt } from "./batch.js";
+export { convert, mixedQuantPredicate, QUANT_RECIPES } from "./convert.js";
+export type { ConvertOptions, ConvertResult, QuantRecipe } from "./convert.js";
+export { readQuantization, applyQuantization } from "./quantization.js";

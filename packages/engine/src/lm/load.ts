@@ -10,6 +10,7 @@ import { resolveModelPath } from "./hub.js";
 import { createModel } from "./models/index.js";
 import type { LanguageModel } from "./model.js";
 import { loadTokenizer, type Tokenizer } from "./tokenizer.js";
+import { applyQuantization } from "./quantization.js";
 
 export interface LoadOptions {
   /** A LoRA adapter folder (adapters.safetensors + adapter_config.json) applied on top. */
@@ -49,6 +50,7 @@ export async function load(pathOrHubId: string, opts: LoadOptions = {}): Promise
     const dt = mx.toDtype(opts.dtype);
     weights = Object.fromEntries(Object.entries(weights).map(([k, v]) => [k, v.dtype.kind === "float" ? mx.astype(v, dt) : v]));
   }
+  applyQuantization(model, config, weights);  // layers with `<name>.scales` become QuantizedLinear/-Embedding
   model.loadWeights(Object.entries(weights), { strict: true });
   if (opts.adapterPath) {
     const { loadAdapters } = await import("./adapters.js" as string).catch(() => {

@@ -114,21 +114,24 @@ export class Gemma3Processor {
    * Chat messages whose content parts may be images ({type: "image", image: path | Buffer | data URL}) →
    * the prompt rendered with the chat template (generation prompt added) and the images in order.
    */
-  renderMessages(messages: readonly ChatMessage[], opts: { addGenerationPrompt?: boolean } = {}): { prompt: string; images: ImageInput[] } {
+  renderMessages(messages: readonly ChatMessage[], opts: { addGenerationPrompt?: boolean; images?: readonly ImageInput[] } = {}): { prompt: string; images: ImageInput[] } {
     const images: ImageInput[] = [];
+    // Parts without a source ({type: "image"}, as HF processors take them) use opts.images in order.
+    const pending = [...(opts.images ?? [])];
     const clean = messages.map((m) => {
       if (!Array.isArray(m.content)) return m;
       return {
         ...m,
         content: m.content.map((part) => {
           if (part.type !== "image" && part.type !== "image_url") return part;
-          const src = imageOfPart(part);
-          if (src === undefined) throw new ImageError(`An image part of a '${m.role}' message has no image (give {type: "image", image: path | Buffer | data URL})`);
+          const src = imageOfPart(part) ?? pending.shift();
+          if (src === undefined) throw new ImageError(`An image part of a '${m.role}' message has no image (give {type: "image", image: path | Buffer | data URL}, or pass images)`);
           images.push(src);
           return { type: "image" };
         }),
       };
     });
+    if (pending.length) throw new ImageError(`${pending.length} image(s) given beyond the image parts of the messages`);
     const prompt = this.tokenizer.applyChatTemplate(clean, { addGenerationPrompt: opts.addGenerationPrompt ?? true, tokenize: false });
     return { prompt, images };
   }
@@ -141,9 +144,9 @@ export class Gemma3Processor {
     let prompt: string;
     let images = [...(input.images ?? [])];
     if (input.messages) {
-      const r = this.renderMessages(input.messages);
+      const r = this.renderMessages(input.messages, { images });
       prompt = r.prompt;
-      images = [...r.images, ...images];
+      images = r.images;
     } else {
       prompt = input.text ?? "";
       if (images.length && !prompt.includes(this.boiToken)) prompt = Array(images.length).fill(this.boiToken).join(" ") + prompt;

@@ -84,7 +84,11 @@ export function checkpointedValueAndGrad<F extends (...args: any[]) => any>(
             });
             return rec[i].y;
           }
-          if (mode === "pre" && i === 0) preX = x;
+          if (mode === "pre") {
+            // Only block 0's input matters here; the rest of the graph is built but never evaluated.
+            if (i === 0) preX = x;
+            return x;
+          }
           if (i === n - 1 && lastTracer) return lastTracer;
           return rec[i].y;
         },

@@ -11,9 +11,10 @@ import {
   adapterDropout, dequantizedWeight, isLinearLike, linearDims, linearFromWeight, type LinearLike, type LoraLayerOptions,
 } from "./lora.js";
 
-/** ‖w‖ along axis 1 (row norms), computed in float32. */
+/** ‖w‖ along axis 1 (row norms), computed in float32 (float64 stays float64). */
 export function rowNorm(w: MxArray): MxArray {
-  return mx.sqrt(mx.sum(mx.square(mx.astype(w, mx.float32)), 1));
+  const f = w.dtype === mx.float64 ? w : mx.astype(w, mx.float32);
+  return mx.sqrt(mx.sum(mx.square(f), 1));
 }
 
 export class DoRALinear extends Module {

@@ -67,7 +67,7 @@ export type TrainReport =
   | { type: "train"; iteration: number; trainLoss: number; learningRate: number; iterationsPerSecond: number;
       tokensPerSecond: number; trainedTokens: number; peakMemory: number }
   | { type: "val"; iteration: number; valLoss: number; valTime: number }
-  | { type: "save"; iteration: number; path: string }
+  | { type: "save"; iteration: number; path: string; checkpoint?: string; final: boolean }
   | { type: "step"; iteration: number; iters: number }
   | { type: "start"; trainable: number; total: number };
 
@@ -301,15 +301,15 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const lossFn: LossFn = defaultLoss;
   const lossAndGrad = a.gradCheckpoint ? checkpointedValueAndGrad(model, lossFn) : valueAndGrad(model, lossFn);
 
-  const save = (it: number, numbered: boolean) => {
+  const save = (it: number, final: boolean) => {
     if (!a.adapterPath || !adapterFile) return;
     saveAdapterWeights(model, adapterFile);
-    let path = adapterFile;
-    if (numbered) {
-      path = join(a.adapterPath, `${String(it).padStart(7, "0")}_adapters.safetensors`);
-      saveAdapterWeights(model, path);
+    let checkpoint: string | undefined;
+    if (!final) {
+      checkpoint = join(a.adapterPath, `${String(it).padStart(7, "0")}_adapters.safetensors`);
+      saveAdapterWeights(model, checkpoint);
     }
-    onReport?.({ type: "save", iteration: it, path });
+    onReport?.({ type: "save", iteration: it, path: adapterFile, checkpoint, final });
   };
 
   model.train();
@@ -358,9 +358,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       });
       losses = 0; nTokens = 0; steps = 0; trainTime = 0;
     }
-    if (it % a.saveEvery === 0) save(it, true);
+    if (it % a.saveEvery === 0) save(it, false);
   }
   if (it > a.iters) it = a.iters;
-  if (!aborted || (a.saveOnAbort ?? true)) save(it, false);
+  if (!aborted || (a.saveOnAbort ?? true)) save(it, true);
   return { iterations: it, aborted, trainLoss: lastTrain, valLoss: lastVal, adapterFile, trainable, total };
 }
