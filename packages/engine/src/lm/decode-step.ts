@@ -64,7 +64,8 @@ export interface GreedyResult {
  * current token is read back.
  */
 export async function greedyGenerate(
-  model: LanguageModel, prompt: number[], maxTokens: number, cache: Cache[] = model.makeCache(), opts: { compile?: boolean } = {},
+  model: LanguageModel, prompt: number[], maxTokens: number, cache: Cache[] = model.makeCache(),
+  opts: { compile?: boolean; int8Activations?: boolean } = {},
 ): Promise<GreedyResult> {
   const t0 = performance.now();
   let decode: ((tokens: MxArray) => MxArray) | undefined;
@@ -73,7 +74,7 @@ export async function greedyGenerate(
     return mx.argmax(decode && x.shape[1] === 1 ? decode(x) : lastTokenLogitsUntidy(model, x, cache), -1);  // [1]
   });
   let cur = step(() => mx.array([prompt], mx.int32));
-  if (opts.compile ?? true) decode = makeGemma3DecodeStep(model, cache);
+  if (opts.compile ?? true) decode = makeGemma3DecodeStep(model, cache, { int8Activations: opts.int8Activations });
   await mx.asyncEval(cur);
   const tokens = [cur.item() as number];
   const t1 = performance.now();

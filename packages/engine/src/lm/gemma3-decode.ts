@@ -9,8 +9,35 @@
 import * as mx from "../core/mx.js";
 import type { MxArray } from "../core/array.js";
 import type { Cache } from "./cache.js";
+import { geluApprox } from "../core/ops-activations.js";
 import type { LanguageModel } from "./model.js";
 import type { Attention, Model, TransformerBlock } from "./models/gemma3-text.js";
+import { quantizedMatmulInt8, quantizedMatmulInt8Supported } from "../core/ops-qmv-int8.js";
+
+/** A quantized layer's parameters (QuantizedLinear / QuantizedEmbedding). */
+interface Quantized {
+  weight: MxArray;
+  scales: MxArray;
+  biases: MxArray;
+  groupSize: number;
+  bits: number;
+  bias?: MxArray;
+}
+
+function quantizedOf(m: unknown): Quantized | undefined {
+  const q = m as Partial<Quantized> & { mode?: string };
+  if (!q || !q.scales || !q.biases || !q.weight || typeof q.groupSize !== "number" || typeof q.bits !== "number") return undefined;
+  if (q.mode !== undefined && q.mode !== "affine") return undefined;
+  return q as Quantized;
+}
+
+export interface DecodeStepOptions {
+  /**
+   * 4- and 8-bit quantized layers use int8 activations (x rounded per group, as llama.cpp does for Q4_0/Q8_0)
+   * on AVX512-VNNI: ~0.5% relative error in each product, ~2x less CPU per weight. Default true.
+   */
+  int8Activations?: boolean;
+}
 
 type Step = (tokens: MxArray) => MxArray;
 
@@ -34,10 +61,25 @@ function isGemma3Text(model: LanguageModel): model is LanguageModel & Model {
  * models; undefined for other models (callers fall back to the model's forward). The caches must be the
  * model's own (`model.makeCache()`), already holding the prompt.
  */
-export function makeGemma3DecodeStep(model: LanguageModel, cache: Cache[]): Step | undefined {
+export function makeGemma3DecodeStep(model: LanguageModel, cache: Cache[], opts: DecodeStepOptions = {}): Step | undefined {
   if (!isGemma3Text(model)) return undefined;
   const inner = model.model;
   const args = inner.args;
+  const int8 = opts.int8Activations ?? true;
+  // x · Wᵀ through a layer, on the int8-activation kernel where it applies.
+  const linear = (layer: { forward(x: MxArray): MxArray }, x: MxArray): MxArray => {
+    const q = int8 ? quantizedOf(layer) : undefined;
+    if (!q || !quantizedMatmulInt8Supported(x.shape[x.ndim - 1], q.groupSize, q.bits)) return layer.forward(x);
+    const y = quantizedMatmulInt8(x, q.weight, q.scales, q.biases, q.groupSize, q.bits);
+    return q.bias ? mx.add(y, q.bias) : y;
+  };
+  const headOf = (x: MxArray): MxArray => {
+    if (model.lm_head) return linear(model.lm_head, x);
+    const q = int8 ? quantizedOf(inner.embed_tokens) : undefined;
+    if (q && quantizedMatmulInt8Supported(x.shape[x.ndim - 1], q.groupSize, q.bits))
+      return quantizedMatmulInt8(x, q.weight, q.scales, q.biases, q.groupSize, q.bits);
+    return inner.embed_tokens.asLinear(x);
+  };
   if (args.attnLogitSoftcapping) return undefined;  // not a Gemma 3 feature; leave such configs to forward()
   const H = args.hiddenSize;
   const embedScale = Math.sqrt(H);
@@ -52,15 +94,17 @@ export function makeGemma3DecodeStep(model: LanguageModel, cache: Cache[]): Step
     const pre = mx.compile((h: MxArray, offset: MxArray) => {
       const x = layer.input_layernorm.forward(h);
       const ropeOpts = { traditional: false, base: ropeBase, scale: ropeScale, offset };
-      const q = mx.fast.rope(attn.q_norm.forward(split(attn.q_proj.forward(x), nHeads)), headDim, ropeOpts);
-      const k = mx.fast.rope(attn.k_norm.forward(split(attn.k_proj.forward(x), nKv)), headDim, ropeOpts);
-      const v = split(attn.v_proj.forward(x), nKv);
+      const q = mx.fast.rope(attn.q_norm.forward(split(linear(attn.q_proj, x), nHeads)), headDim, ropeOpts);
+      const k = mx.fast.rope(attn.k_norm.forward(split(linear(attn.k_proj, x), nKv)), headDim, ropeOpts);
+      const v = split(linear(attn.v_proj, x), nKv);
       return [q, k, v];
     });
     const post = mx.compile((h: MxArray, o: MxArray) => {
-      const r = attn.o_proj.forward(mx.reshape(mx.transpose(o, [0, 2, 1, 3]), [1, 1, nHeads * headDim]));
+      const r = linear(attn.o_proj, mx.reshape(mx.transpose(o, [0, 2, 1, 3]), [1, 1, nHeads * headDim]));
       const h2 = residual(h, layer.post_attention_layernorm.forward(r));
-      const m = layer.mlp.forward(layer.pre_feedforward_layernorm.forward(h2));
+      const mlp = layer.mlp;
+      const xm = layer.pre_feedforward_layernorm.forward(h2);
+      const m = linear(mlp.down_proj, geluApprox(linear(mlp.gate_proj, xm), linear(mlp.up_proj, xm)));
       return residual(h2, layer.post_feedforward_layernorm.forward(m));
     });
     return { pre, post, scale };
@@ -68,7 +112,7 @@ export function makeGemma3DecodeStep(model: LanguageModel, cache: Cache[]): Step
   const cap = args.finalLogitSoftcapping;
   const head = mx.compile((h: MxArray) => {
     const x = inner.norm.forward(h);
-    let out = model.lm_head ? model.lm_head.forward(x) : inner.embed_tokens.asLinear(x);
+    let out = headOf(x);
     if (cap) out = mx.multiply(mx.tanh(mx.divide(out, cap)), cap);
     return mx.reshape(out, [1, out.shape[2]]);
   });
