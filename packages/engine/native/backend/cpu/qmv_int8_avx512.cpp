@@ -38,50 +38,74 @@ inline float hsum(__m512 v) {
   return _mm_cvtss_f32(b);
 }
 
-template <int BITS>
-void run(const Problem& p, int64_t n0, int64_t n1) {
+// NC output columns at once (they share the x loads). Weight scales are loaded 16 groups at a time and spread
+// to the lanes of each chunk by a per-chunk permutation (idx[c % period]).
+template <int BITS, int NC>
+void columns(const Problem& p, int64_t n, const __m512i* idx, int64_t period) {
   constexpr int64_t V = BITS == 4 ? 128 : 64;  // values per chunk
   const int64_t K = p.K, G = K / p.gs, nch = K / V, wbytes = K * BITS / 8;
-  // Lane L's group, relative to the chunk's first group.
-  const int64_t gpc = V >= p.gs ? V / p.gs : 1;  // groups starting in a chunk
-  alignas(64) int32_t lane_group[16];
-  for (int L = 0; L < 16; L++) lane_group[L] = int32_t((L * (V / 16)) / p.gs);
-  const __m512i idx = _mm512_load_si512(lane_group);
   const __m512i nib = _mm512_set1_epi8(0x0F);
-  for (int64_t n = n0; n < n1; n++) {
-    const uint8_t* wr = reinterpret_cast<const uint8_t*>(p.w) + n * wbytes;
-    for (int64_t m = 0; m < p.M; m++) {
-      const int8_t* xq = p.xq + m * K;
-      const float* xl = p.xlane + m * nch * 16;
-      __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-      for (int64_t c = 0; c < nch; c++) {
-        const __m512i v = _mm512_loadu_si512(wr + c * 64);
-        __m512i d;
-        if constexpr (BITS == 4) {
-          const __m512i lo = _mm512_and_si512(v, nib), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), nib);
-          d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_load_si512(xq + c * V));
-          d = _mm512_dpbusd_epi32(d, hi, _mm512_load_si512(xq + c * V + 64));
-        } else {
-          d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, _mm512_load_si512(xq + c * V));
+  const uint8_t* wr[NC];
+  for (int j = 0; j < NC; j++) wr[j] = reinterpret_cast<const uint8_t*>(p.w) + (n + j) * wbytes;
+  for (int64_t m = 0; m < p.M; m++) {
+    const int8_t* xq = p.xq + m * K;
+    const float* xl = p.xlane + m * nch * 16;
+    __m512 acc[NC], sw16[NC];
+    for (int j = 0; j < NC; j++) acc[j] = _mm512_setzero_ps(), sw16[j] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < nch; c++) {
+      const int64_t ci = c % period;
+      if (ci == 0) {
+        const int64_t g = (c * V) / p.gs, cnt = G - g < 16 ? G - g : 16;
+        for (int j = 0; j < NC; j++) sw16[j] = load_groups(p.scales, (n + j) * G + g, cnt, p.es);
+      }
+      const __m512 xs = _mm512_load_ps(xl + c * 16);
+      __m512i d[NC];
+      if constexpr (BITS == 4) {
+        const __m512i xe = _mm512_load_si512(xq + c * V), xo = _mm512_load_si512(xq + c * V + 64);
+        for (int j = 0; j < NC; j++) {
+          const __m512i v = _mm512_loadu_si512(wr[j] + c * 64);
+          d[j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v, nib), xe);
+          d[j] = _mm512_dpbusd_epi32(d[j], _mm512_and_si512(_mm512_srli_epi16(v, 4), nib), xo);
         }
-        const int64_t g0 = (c * V) / p.gs;
-        const __m512 sw = _mm512_permutexvar_ps(idx, load_groups(p.scales, n * G + g0, gpc, p.es));
-        const __m512 s = _mm512_mul_ps(sw, _mm512_load_ps(xl + c * 16));
-        if (c & 1) acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s, acc1);
-        else acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s, acc0);
+      } else {
+        const __m512i xv = _mm512_load_si512(xq + c * V);
+        for (int j = 0; j < NC; j++) d[j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(wr[j] + c * 64), xv);
       }
-      // Σ_g bias_g · Σx_g + scale_g · xcorr_g (see Problem::xcorr)
-      const float* xs = p.xsum + m * G;
-      const float* xc = p.xcorr + m * G;
-      for (int64_t g = 0; g < G; g += 16) {
-        const int64_t cnt = G - g < 16 ? G - g : 16;
-        const __mmask16 t = tail(cnt);
-        acc0 = _mm512_fmadd_ps(load_groups(p.biases, n * G + g, cnt, p.es), _mm512_maskz_loadu_ps(t, xs + g), acc0);
-        acc1 = _mm512_fmadd_ps(load_groups(p.scales, n * G + g, cnt, p.es), _mm512_maskz_loadu_ps(t, xc + g), acc1);
+      for (int j = 0; j < NC; j++) {
+        const __m512 s = _mm512_mul_ps(_mm512_permutexvar_ps(idx[ci], sw16[j]), xs);
+        acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d[j]), s, acc[j]);
       }
-      p.y[m * p.N + n] = hsum(_mm512_add_ps(acc0, acc1));
     }
+    // Σ_g bias_g · Σx_g + scale_g · xcorr_g (see Problem::xcorr)
+    const float* xsum = p.xsum + m * G;
+    const float* xc = p.xcorr + m * G;
+    for (int64_t g = 0; g < G; g += 16) {
+      const int64_t cnt = G - g < 16 ? G - g : 16;
+      const __mmask16 t = tail(cnt);
+      const __m512 a = _mm512_maskz_loadu_ps(t, xsum + g), b = _mm512_maskz_loadu_ps(t, xc + g);
+      for (int j = 0; j < NC; j++) {
+        acc[j] = _mm512_fmadd_ps(load_groups(p.biases, (n + j) * G + g, cnt, p.es), a, acc[j]);
+        acc[j] = _mm512_fmadd_ps(load_groups(p.scales, (n + j) * G + g, cnt, p.es), b, acc[j]);
+      }
+    }
+    for (int j = 0; j < NC; j++) p.y[m * p.N + n + j] = hsum(acc[j]);
   }
+}
+
+template <int BITS>
+void run(const Problem& p, int64_t n0, int64_t n1) {
+  constexpr int64_t V = BITS == 4 ? 128 : 64;
+  // Chunks per 16 groups, and for each chunk of that period the group (0..15) of each of its 16 lanes.
+  const int64_t period = 16 * p.gs / V;
+  alignas(64) int32_t table[32][16];
+  __m512i idx[32];
+  for (int64_t c = 0; c < period; c++) {
+    for (int L = 0; L < 16; L++) table[c][L] = int32_t((c * V + L * (V / 16)) / p.gs);
+    idx[c] = _mm512_load_si512(table[c]);
+  }
+  int64_t n = n0;
+  for (; n + 4 <= n1; n += 4) columns<BITS, 4>(p, n, idx, period);
+  for (; n < n1; n++) columns<BITS, 1>(p, n, idx, period);
 }
 
 void run_any(const Problem& p, int64_t n0, int64_t n1) {
