@@ -3,7 +3,7 @@
 // engine (peak RSS is per engine), engines alternate, and the table shows medians.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { homedir, loadavg, cpus, setPriority } from "node:os";
+import { homedir, loadavg, cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BENCH_MODELS, ensureBenchModel } from "./bench-models.js";
@@ -42,8 +42,6 @@ export interface BenchOptions {
   compile: boolean;
   /** Before each run, wait (up to 5 min) until the CPUs are at least this idle over 2 s (0..1), e.g. 0.9. */
   waitIdle?: number;
-  /** Scheduling priority (nice value) of both engines' runs; negative needs root. */
-  nice?: number;
 }
 
 const USAGE = `hearth bench [options]
@@ -59,7 +57,6 @@ const USAGE = `hearth bench [options]
   --install-peers            install node-llama-cpp ${NODE_LLAMA_CPP_VERSION} (CPU build only) into the peers folder first
   --bandwidth-mb N           read-bandwidth probe buffer                             default 1024
   --wait-idle F              before each run wait (up to 5 min) until the machine is at least F idle (e.g. 0.9)
-  --nice N                   run both engines at this nice value (e.g. -10 on a busy shared machine; needs root)
   --no-compile               decode with the model's plain forward instead of the compiled step (for A/B)
   --json FILE                also write every run's raw result`;
 
@@ -95,12 +92,6 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       case "--peers": o.peers = resolve(val()); break;
       case "--install-peers": o.installPeers = true; break;
       case "--no-compile": o.compile = false; break;
-      case "--nice": {
-        const v = Number(val());
-        if (!Number.isInteger(v) || v < -20 || v > 19) throw new Error(`--nice needs an integer in [-20, 19], got ${v}`);
-        o.nice = v;
-        break;
-      }
       case "--wait-idle": {
         const v = Number(val());
         if (!(v > 0 && v <= 1)) throw new Error(`--wait-idle needs a fraction in (0, 1], got ${v}`);
@@ -203,10 +194,9 @@ function childScript(): string {
   return join(dirname(fileURLToPath(import.meta.url)), "bench-child.js");
 }
 
-function runChildProcess(spec: RunSpec, nice?: number, timeoutMs = 6 * 60_000): Promise<RunResult> {
+function runChildProcess(spec: RunSpec, timeoutMs = 6 * 60_000): Promise<RunResult> {
   return new Promise((resolveRun, reject) => {
     const p = spawn(process.execPath, [childScript(), JSON.stringify(spec)], { stdio: ["ignore", "pipe", "pipe"] });
-    if (nice !== undefined && p.pid !== undefined) setPriority(p.pid, nice);  // before it loads anything
     let out = "", err = "";
     p.stdout.on("data", (d) => (out += d));
     p.stderr.on("data", (d) => (err += d));
@@ -299,7 +289,6 @@ export async function runBench(argv: string[]): Promise<number> {
       o.engines = o.engines.filter((e) => e !== "llama.cpp");
     }
   }
-  if (o.nice !== undefined) setPriority(0, o.nice);  // the bandwidth probe's threads inherit it
   const { native } = await import("../core/native.js");
   const quantOk = await canQuantize();
   const load0 = loadavg()[0];
@@ -339,7 +328,7 @@ export async function runBench(argv: string[]): Promise<number> {
           if ((isOurs && row.oursError) || (!isOurs && row.llamaError)) continue;
           try {
             const idle = o.waitIdle ? await waitForIdle(o.waitIdle, log) : undefined;
-            const r = await runChildProcess(s, o.nice);
+            const r = await runChildProcess(s);
             if (idle !== undefined) r.info.idleBefore = idle;
             (isOurs ? row.ours : row.llama).push(r);
             log(`${key} ${isOurs ? f.ours : f.llama} ${s.engine} #${rep + 1}: prefill ${r.prefillTps.toFixed(1)} tok/s, decode ${r.decodeTps.toFixed(1)} tok/s, RSS ${r.peakRssMB.toFixed(0)} MB (load ${loadavg()[0].toFixed(2)})`);
@@ -357,7 +346,7 @@ export async function runBench(argv: string[]): Promise<number> {
   console.log(`\nHearth vs llama.cpp (node-llama-cpp ${NODE_LLAMA_CPP_VERSION}, prebuilt CPU) — ${cpu}, ${o.threads} threads, ` +
     `prompt ${o.promptTokens} tokens, decode ${o.decodeTokens} tokens, tokens/s median of ${o.repeats}`);
   console.log(`read bandwidth ${bw.bestGBs.toFixed(1)} GB/s (best of 5, ${bw.kernel}); load average ${load0.toFixed(2)} at start, ${load1.toFixed(2)} at end; ` +
-    `${o.nice !== undefined ? `both engines at nice ${o.nice}; ` : ""}${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+    `${((performance.now() - started) / 1000).toFixed(0)} s\n`);
   console.log(renderTable(rows));
   console.log("\ndecode limit = read bandwidth / (weight bytes per token, the tied embedding counted as the head, + KV cache bytes at the mean decode position)");
   for (const r of rows) {
