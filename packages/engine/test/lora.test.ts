@@ -370,3 +370,39 @@ test("QLoRA: DoRA over nn.QuantizedLinear (magnitude from the dequantized weight
   const x = mx.random.normal([3, 64], mx.float32, 0, 1, mx.random.key(4));
   assert.ok(relErr(d.forward(x), mx.matmul(x, mx.transpose(w))) < 1e-4);
 });
+
+test("compiled training step: same loss and gradients as the plain one; dropout masks change between steps", async () => {
+  const model = await loraModel();
+  for (const [, l] of lm.adapterLayers(model)) l.lora_b = mx.multiply(mx.random.normal(l.lora_b.shape, mx.float32, 0, 1, mx.random.key(5)), 0.05);
+  const b = lm.makeBatch([{ tokens: Array.from(ref.input_ids.tolist() as number[][])[0], offset: 5, source: "a" },
+    { tokens: (ref.input_ids.tolist() as number[][])[1].slice(0, 13), offset: 3, source: "b" }], 64);
+  const [[l1], g1] = nn.valueAndGrad(model, lm.defaultLoss)(model, b.batch, b.lengths);
+  const step = lm.compiledValueAndGrad(model, lm.defaultLoss);
+  for (let i = 0; i < 2; i++) {
+    const [[l2], g2] = step(model, b.batch, b.lengths);
+    assert.ok(Math.abs((l1.item() as number) - (l2.item() as number)) < 1e-5);
+    gradsClose(g2, g1, 1e-5, `compiled call ${i}`);
+  }
+  for (const [, l] of lm.adapterLayers(model)) l.dropout = new nn.Dropout(0.5);
+  model.train();
+  const drop = lm.compiledValueAndGrad(model, lm.defaultLoss);
+  const [[d1]] = drop(model, b.batch, b.lengths);
+  const [[d2]] = drop(model, b.batch, b.lengths);
+  assert.notEqual(d1.item(), d2.item(), "a replay draws new dropout masks");
+});
+
+test("gradient checkpointing with the head in row chunks: same loss and gradients (uneven chunks, trainable norm)", async () => {
+  const model = await loraModel();
+  (model as any).model.norm.unfreeze();
+  for (const [, l] of lm.adapterLayers(model)) l.lora_b = mx.multiply(mx.random.normal(l.lora_b.shape, mx.float32, 0, 1, mx.random.key(5)), 0.05);
+  const rows = ref.input_ids.tolist() as number[][];
+  const b = lm.makeBatch([{ tokens: rows[0], offset: 5, source: "a" }, { tokens: rows[1].slice(0, 13), offset: 3, source: "b" },
+    { tokens: rows[1].slice(2, 9), offset: 0, source: "c" }], 64);
+  const [[l1, n1], g1] = nn.valueAndGrad(model, lm.defaultLoss)(model, b.batch, b.lengths);
+  for (const headChunks of [2, 3]) {
+    const [[l2, n2], g2] = lm.checkpointedValueAndGrad(model, lm.defaultLoss, { headChunks })(model, b.batch, b.lengths);
+    assert.equal(n2.item(), n1.item());
+    assert.ok(Math.abs((l1.item() as number) - (l2.item() as number)) < 1e-4 * (l1.item() as number), `${headChunks} chunks: loss`);
+    gradsClose(g2, g1, 1e-4, `${headChunks} chunks`);
+  }
+});

@@ -34,6 +34,7 @@ const FLAGS: Record<string, FlagSpec> = {
   "--config": { dest: "config", type: "string", aliases: ["-c"], help: "A YAML (or JSON) configuration file with the training options." },
   "--grad-checkpoint": { dest: "grad_checkpoint", type: "bool", help: "Use gradient checkpointing to reduce memory use." },
   "--seed": { dest: "seed", type: "int", help: "The PRNG seed." },
+  "--compile": { dest: "compile", type: "bool", help: "Compile the training step (mx.compile; not with --grad-checkpoint)." },
 };
 
 /** mlx-lm's CONFIG_DEFAULTS (less the hub-only ones). */
@@ -41,7 +42,7 @@ const DEFAULTS: Record<string, unknown> = {
   train: false, fine_tune_type: "lora", optimizer: "adam", optimizer_config: { adam: {}, adamw: {}, sgd: {}, adafactor: {} },
   seed: 0, num_layers: 16, batch_size: 4, iters: 1000, val_batches: 25, learning_rate: 1e-5, steps_per_report: 10,
   steps_per_eval: 200, resume_adapter_file: null, adapter_path: "adapters", save_every: 100, test: false, test_batches: 500,
-  max_seq_length: 2048, config: null, grad_checkpoint: false, lr_schedule: null,
+  max_seq_length: 2048, config: null, grad_checkpoint: false, lr_schedule: null, compile: false,
   lora_parameters: { ...DEFAULT_LORA_PARAMETERS }, mask_prompt: false,
 };
 
@@ -132,7 +133,7 @@ export async function runLora(argv: string[], io: CliIO = {}): Promise<number> {
         learningRate: a.learning_rate, lrSchedule: scheduleFrom(a), optimizer: a.optimizer, optimizerConfig: a.optimizer_config,
         maxSeqLength: a.max_seq_length, stepsPerReport: a.steps_per_report, stepsPerEval: a.steps_per_eval,
         valBatches: a.val_batches, saveEvery: a.save_every, adapterPath: a.adapter_path, resumeAdapterFile: a.resume_adapter_file,
-        seed: a.seed, gradCheckpoint: a.grad_checkpoint,
+        seed: a.seed, gradCheckpoint: a.grad_checkpoint, compile: Boolean(a.compile),
         configExtras: {
           model: a.model, data: a.data, train: a.train, test: a.test, test_batches: a.test_batches, mask_prompt: a.mask_prompt,
           config: a.config,

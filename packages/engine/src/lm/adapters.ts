@@ -142,7 +142,15 @@ function loadPeftAdapters<M extends Module>(model: M, path: string): M {
   const replace: [string, Module][] = [];
   const weights: [string, MxArray][] = [];
   const useDora = Boolean(cfg.use_dora);
-  for (const [p, e] of byModule) {
+  // PEFT on the multimodal checkpoint names the text model language_model.model.* or model.language_model.*.
+  const resolvePath = (p: string) => {
+    if (modules.has(p)) return p;
+    const alt = p.startsWith("language_model.") ? p.slice("language_model.".length)
+      : p.startsWith("model.language_model.") ? "model." + p.slice("model.language_model.".length) : p;
+    return alt;
+  };
+  for (const [raw, e] of byModule) {
+    const p = resolvePath(raw);
     const base = modules.get(p);
     if (!e.A || !e.B) { errors.push(`  ${p}: needs both lora_A.weight and lora_B.weight`); continue; }
     if (!base) { errors.push(`  ${p}: no such module in the model`); continue; }
