@@ -14,6 +14,7 @@ export type { Axis } from "./ops-reduce.js";
 export * from "./ops-indexing.js";
 export * from "./ops-sort-scan.js";
 export * from "./ops-linalg.js";
+export * from "./ops-quantized.js";
 export * as random from "./random.js";
 export * as fast from "./fast.js";
 export { evaluate as eval, asyncEval, grad, valueAndGrad, vjp, jvp, compile } from "./transforms.js";

@@ -11,6 +11,7 @@ import { createModel } from "./models/index.js";
 import type { LanguageModel } from "./model.js";
 import { loadTokenizer, type Tokenizer } from "./tokenizer.js";
 import { loadAdapters } from "./adapters.js";
+import { applyQuantization } from "./quantization.js";
 
 export interface LoadOptions {
   /** An adapter folder applied on top: mlx-lm's (adapters.safetensors + adapter_config.json) or PEFT's. */
@@ -50,6 +51,7 @@ export async function load(pathOrHubId: string, opts: LoadOptions = {}): Promise
     const dt = mx.toDtype(opts.dtype);
     weights = Object.fromEntries(Object.entries(weights).map(([k, v]) => [k, v.dtype.kind === "float" ? mx.astype(v, dt) : v]));
   }
+  applyQuantization(model, config, weights);  // layers with `<name>.scales` become QuantizedLinear/-Embedding
   model.loadWeights(Object.entries(weights), { strict: true });
   if (opts.adapterPath) loadAdapters(model, opts.adapterPath);
   model.eval();

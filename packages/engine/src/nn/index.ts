@@ -15,3 +15,4 @@ export type { AttentionMask } from "./layers/transformer.js";
 export { RoPE } from "./layers/positional-encoding.js";
 export * as losses from "./losses.js";
 export * as init from "./init.js";
+export { QuantizedLinear, QuantizedEmbedding, quantize, isQuantizable, type QuantParams, type QuantizeModelOptions, type ClassPredicate } from "./layers/quantized.js";

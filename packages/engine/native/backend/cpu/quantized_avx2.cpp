@@ -1,0 +1,141 @@
+// AVX2/FMA decode kernels of the quantized matmul for 4-bit and 8-bit codes (contract in quantized_kernels.h):
+// codes widened to int32, converted to float and FMA'd with float x, as the AVX-512 float kernels with 8 lanes.
+// 4-bit x is laid out per 16-element chunk as [8 even | 8 odd] elements, matching the two nibbles of 8 bytes.
+// Compiled with -mavx2 -mfma -mf16c; only reached after cpu_features() reports them.
+#include <immintrin.h>
+
+#include <cstring>
+#include <vector>
+
+#include "backend/cpu/quantized_kernels.h"
+#include "core/cpu_features.h"
+
+namespace hearth::cpu::quant_detail {
+namespace {
+
+#define HEARTH_INLINE inline __attribute__((always_inline))
+
+HEARTH_INLINE float load_scalar(const void* p, int64_t i, Elem e) {
+  if (e == Elem::f32) return static_cast<const float*>(p)[i];
+  const uint16_t h = static_cast<const uint16_t*>(p)[i];
+  if (e == Elem::f16) return _cvtsh_ss(h);
+  uint32_t u = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+void to_float(const void* src, Elem e, int64_t n, float* dst) {
+  int64_t i = 0;
+  if (e == Elem::f32) {
+    std::memcpy(dst, src, size_t(n) * 4);
+    return;
+  }
+  const uint16_t* s = static_cast<const uint16_t*>(src);
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+    const __m256 v = e == Elem::bf16 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))
+                                     : _mm256_cvtph_ps(h);
+    _mm256_storeu_ps(dst + i, v);
+  }
+  for (; i < n; i++) dst[i] = load_scalar(src, i, e);
+}
+
+HEARTH_INLINE float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+float dot_f32(const float* b, const float* xs, int64_t G) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t g = 0;
+  for (; g + 8 <= G; g += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(b + g), _mm256_loadu_ps(xs + g), acc);
+  float t = hsum(acc);
+  for (; g < G; g++) t += b[g] * xs[g];
+  return t;
+}
+
+size_t prep_bytes(int64_t M, int64_t K) { return size_t(M * K * 4); }
+
+template <int BITS> void prep(int64_t M, int64_t K, const void* x, Elem ex, void* dst) {
+  float* out = static_cast<float*>(dst);
+  const int64_t es = ex == Elem::f32 ? 4 : 2;
+  if (BITS == 8) {
+    to_float(x, ex, M * K, out);
+    return;
+  }
+  std::vector<float> row(static_cast<size_t>(K));
+  for (int64_t m = 0; m < M; m++) {
+    to_float(static_cast<const char*>(x) + m * K * es, ex, K, row.data());
+    float* o = out + m * K;
+    for (int64_t c = 0; c < K; c += 16)
+      for (int j = 0; j < 8; j++) o[c + j] = row[size_t(c + 2 * j)], o[c + 8 + j] = row[size_t(c + 2 * j + 1)];
+  }
+}
+
+template <int MB, int BITS>
+HEARTH_INLINE void rows(const QmvProblem& p, int64_t n, int64_t m0, const float* sbuf, const float* bbuf) {
+  const int64_t K = p.K, gs = p.gs, G = K / gs;
+  const uint8_t* wrow = reinterpret_cast<const uint8_t*>(p.w + n * (K * BITS / 32));
+  const float* xf = static_cast<const float*>(p.xp);
+  __m256 tot[MB];
+  for (int r = 0; r < MB; r++) tot[r] = _mm256_setzero_ps();
+  const __m256i low4 = _mm256_set1_epi32(15);
+  for (int64_t g = 0; g < G; g++) {
+    __m256 acc[MB];
+    for (int r = 0; r < MB; r++) acc[r] = _mm256_setzero_ps();
+    if constexpr (BITS == 8) {
+      for (int64_t k = g * gs; k < (g + 1) * gs; k += 8) {
+        const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(wrow + k))));
+        for (int r = 0; r < MB; r++) acc[r] = _mm256_fmadd_ps(q, _mm256_loadu_ps(xf + (m0 + r) * K + k), acc[r]);
+      }
+    } else {
+      for (int64_t k = g * gs; k < (g + 1) * gs; k += 16) {
+        const __m256i d = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(wrow + k / 2)));
+        const __m256 qe = _mm256_cvtepi32_ps(_mm256_and_si256(d, low4));
+        const __m256 qo = _mm256_cvtepi32_ps(_mm256_srli_epi32(d, 4));
+        for (int r = 0; r < MB; r++) {
+          const float* x = xf + (m0 + r) * K + k;
+          acc[r] = _mm256_fmadd_ps(qe, _mm256_loadu_ps(x), acc[r]);
+          acc[r] = _mm256_fmadd_ps(qo, _mm256_loadu_ps(x + 8), acc[r]);
+        }
+      }
+    }
+    const __m256 sv = _mm256_set1_ps(sbuf[g]);
+    for (int r = 0; r < MB; r++) tot[r] = _mm256_fmadd_ps(acc[r], sv, tot[r]);
+  }
+  for (int r = 0; r < MB; r++) p.y[(m0 + r) * p.ldy + n] = hsum(tot[r]) + dot_f32(bbuf, p.xsum + (m0 + r) * G, G);
+}
+
+template <int BITS> void run(const QmvProblem& p, int64_t n0, int64_t n1) {
+  const int64_t G = p.K / p.gs, es = p.es == Elem::f32 ? 4 : 2;
+  std::vector<float> sbuf(static_cast<size_t>(G)), bbuf(static_cast<size_t>(G));
+  for (int64_t n = n0; n < n1; n++) {
+    to_float(static_cast<const char*>(p.scales) + n * G * es, p.es, G, sbuf.data());
+    to_float(static_cast<const char*>(p.biases) + n * G * es, p.es, G, bbuf.data());
+    int64_t m = 0;
+    for (; m + 4 <= p.M; m += 4) rows<4, BITS>(p, n, m, sbuf.data(), bbuf.data());
+    switch (p.M - m) {
+      case 3: rows<3, BITS>(p, n, m, sbuf.data(), bbuf.data()); break;
+      case 2: rows<2, BITS>(p, n, m, sbuf.data(), bbuf.data()); break;
+      case 1: rows<1, BITS>(p, n, m, sbuf.data(), bbuf.data()); break;
+      default: break;
+    }
+  }
+}
+
+const QmvKernel kQ4 = {"avx2", prep_bytes, prep<4>, run<4>};
+const QmvKernel kQ8 = {"avx2", prep_bytes, prep<8>, run<8>};
+
+}  // namespace
+
+// Reads the feature fields directly: CpuFeatures' inline helpers must not be instantiated with AVX2 flags.
+const QmvKernel* avx2_qmv(int bits, Elem, int64_t) {
+  const CpuFeatures& f = cpu_features();
+  if (!(f.avx2 && f.fma && f.f16c)) return nullptr;
+  return bits == 4 ? &kQ4 : bits == 8 ? &kQ8 : nullptr;
+}
+
+}  // namespace hearth::cpu::quant_detail

@@ -1,0 +1,329 @@
+// AVX-512 decode kernels of the quantized matmul (contract in quantized_kernels.h). Compiled with -mavx512*;
+// only reached after cpu_features() reports the ISA. Everything but the getter has internal linkage.
+//
+// 4-bit, one row of bf16 x, AVX512_BF16 ("avx512-bf16"): 32 packed bytes are widened to 16-bit lanes, and each
+// lane's two nibbles become exact bf16 values through a 32-entry vpermw table (the index's bit 4 is ignored by
+// the table, so no mask is needed). vdpbf16ps then takes Σ x·q over pairs: 64 codes in 6 instructions. x is
+// laid out per 64-element chunk as [even elements | odd elements] to match the lanes. (vdpbf16ps issues every
+// other cycle, so float x, which would need 2-3 bf16 parts, and several rows go to the float kernel.)
+// Otherwise ("avx512"): codes widened to int32 and made float (the low nibble by a 16-entry vpermps table, the
+// high one by shift + convert, splitting the work between the two vector ports), FMA with float x.
+// Dequantization (the GEMM path's tiles) uses the same decoding and rounds like mx.dequantize.
+#include <immintrin.h>
+
+#include <cstring>
+#include <vector>
+
+#include "backend/cpu/quantized_kernels.h"
+#include "core/cpu_features.h"
+
+// GCC 12 flags the deliberately undefined vectors inside some AVX-512 intrinsics (as in gemm_avx512.cpp).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+namespace hearth::cpu::quant_detail {
+namespace {
+
+#define HEARTH_INLINE inline __attribute__((always_inline))
+
+HEARTH_INLINE float bf16_bits_to_float(uint16_t h) {
+  uint32_t u = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// Round to nearest even; NaN stays NaN (quiet).
+HEARTH_INLINE uint16_t float_to_bf16_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return uint16_t(u >> 16);
+}
+
+HEARTH_INLINE float load_scalar(const void* p, int64_t i, Elem e) {
+  switch (e) {
+    case Elem::f32: return static_cast<const float*>(p)[i];
+    case Elem::bf16: return bf16_bits_to_float(static_cast<const uint16_t*>(p)[i]);
+    default: return _cvtsh_ss(static_cast<const uint16_t*>(p)[i]);
+  }
+}
+
+HEARTH_INLINE __mmask16 tail(int64_t n) {
+  return n <= 0 ? __mmask16(0) : n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+}
+
+// n elements of type e → float (vectorised).
+void to_float(const void* src, Elem e, int64_t n, float* dst) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail(n - i);
+    __m512 v;
+    if (e == Elem::f32) {
+      v = _mm512_maskz_loadu_ps(m, static_cast<const float*>(src) + i);
+    } else {
+      __m256i h = _mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(src) + i);
+      v = e == Elem::bf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
+    }
+    _mm512_mask_storeu_ps(dst + i, m, v);
+  }
+}
+
+// Σ_g b[g] · xs[g] over G groups.
+HEARTH_INLINE float dot_f32(const float* b, const float* xs, int64_t G) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t g = 0; g < G; g += 16) {
+    const __mmask16 m = tail(G - g);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, b + g), _mm512_maskz_loadu_ps(m, xs + g), acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+// Per-row scratch of a kernel call: the scales and biases of one row as float.
+struct RowScratch {
+  std::vector<float> s, b;
+  explicit RowScratch(int64_t G) : s(size_t(G + 16)), b(size_t(G + 16)) {}
+  void load(const QmvProblem& p, int64_t n, int64_t G) {
+    to_float(static_cast<const char*>(p.scales) + n * G * elem_size(p.es), p.es, G, s.data());
+    to_float(static_cast<const char*>(p.biases) + n * G * elem_size(p.es), p.es, G, b.data());
+  }
+  static int64_t elem_size(Elem e) { return e == Elem::f32 ? 4 : 2; }
+};
+
+// ---- 4-bit, one bf16 row, vdpbf16ps ----
+
+size_t dp4_prep_bytes(int64_t M, int64_t K) { return size_t(M * K * 2); }
+
+// Row m at [m · K, (m + 1) · K), each 64-chunk as [even | odd] elements (x is bf16: the kernel is only chosen then).
+void dp4_prep(int64_t M, int64_t K, const void* x, Elem, void* dst) {
+  uint16_t* out = static_cast<uint16_t*>(dst);
+  const uint16_t* xb = static_cast<const uint16_t*>(x);
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t c = m * K; c < (m + 1) * K; c += 64)
+      for (int j = 0; j < 32; j++) out[c + j] = xb[c + 2 * j], out[c + 32 + j] = xb[c + 2 * j + 1];
+}
+
+// The scale of each float lane of a chunk's accumulator: lane i holds codes 4i..4i+3 of the chunk.
+template <int GS> HEARTH_INLINE __m512 chunk_scales(const float* s, int64_t c) {
+  if constexpr (GS == 32) {
+    const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_permutexvar_ps(idx, _mm512_maskz_loadu_ps(0x3, s + 2 * c));
+  } else {
+    return _mm512_set1_ps(s[c * 64 / GS]);
+  }
+}
+
+template <int GS> void dp4_run_t(const QmvProblem& p, int64_t n0, int64_t n1) {
+  alignas(64) uint16_t table[32];
+  for (int i = 0; i < 32; i++) table[i] = float_to_bf16_bits(float(i & 15));
+  const __m512i lut = _mm512_load_si512(table);
+  const int64_t K = p.K, G = K / GS;
+  RowScratch rs(G);
+  for (int64_t n = n0; n < n1; n++) {
+    rs.load(p, n, G);
+    const uint8_t* wrow = reinterpret_cast<const uint8_t*>(p.w + n * (K / 8));
+    for (int64_t m = 0; m < p.M; m++) {
+      const uint16_t* x = static_cast<const uint16_t*>(p.xp) + m * K;
+      __m512 tot[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};  // two chains hide the FMA latency
+      for (int64_t c = 0; c < K / 64; c++) {
+        const __m512i wv = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wrow + c * 32)));
+        const __m512bh qlo = (__m512bh)_mm512_permutexvar_epi16(wv, lut);
+        const __m512bh qhi = (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(wv, 4), lut);
+        __m512 acc = _mm512_dpbf16_ps(_mm512_setzero_ps(), qlo, (__m512bh)_mm512_loadu_si512(x + c * 64));
+        acc = _mm512_dpbf16_ps(acc, qhi, (__m512bh)_mm512_loadu_si512(x + c * 64 + 32));
+        tot[c & 1] = _mm512_fmadd_ps(acc, chunk_scales<GS>(rs.s.data(), c), tot[c & 1]);
+      }
+      p.y[m * p.ldy + n] = _mm512_reduce_add_ps(_mm512_add_ps(tot[0], tot[1])) + dot_f32(rs.b.data(), p.xsum + m * G, G);
+    }
+  }
+}
+
+void dp4_run(const QmvProblem& p, int64_t n0, int64_t n1) {
+  switch (p.gs) {
+    case 32: return dp4_run_t<32>(p, n0, n1);
+    case 64: return dp4_run_t<64>(p, n0, n1);
+    default: return dp4_run_t<128>(p, n0, n1);
+  }
+}
+
+// ---- 4-bit and 8-bit, float FMA ----
+
+HEARTH_INLINE __m512 nibble_table() {
+  return _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+}
+
+// 16 bytes of 4-bit codes → the 16 even-position codes (low nibbles) and 16 odd ones, as float.
+HEARTH_INLINE void decode4(const uint8_t* p, __m512 table, __m512& even, __m512& odd) {
+  const __m512i d = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  even = _mm512_permutexvar_ps(d, table);  // vpermps reads the index's low 4 bits: the low nibble
+  odd = _mm512_cvtepi32_ps(_mm512_srli_epi32(d, 4));
+}
+
+HEARTH_INLINE __m512 decode8(const uint8_t* p) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+
+size_t f32_prep_bytes(int64_t M, int64_t K) { return size_t(M * K * 4); }
+
+// 8-bit: x as float. 4-bit: each 32-element chunk as [16 even | 16 odd] elements (the two nibbles of 16 bytes).
+template <int BITS> void f32_prep(int64_t M, int64_t K, const void* x, Elem ex, void* dst) {
+  float* out = static_cast<float*>(dst);
+  const int64_t es = ex == Elem::f32 ? 4 : 2;
+  if (BITS == 8) {
+    to_float(x, ex, M * K, out);
+    return;
+  }
+  std::vector<float> row(static_cast<size_t>(K));
+  for (int64_t m = 0; m < M; m++) {
+    to_float(static_cast<const char*>(x) + m * K * es, ex, K, row.data());
+    float* o = out + m * K;
+    for (int64_t c = 0; c < K; c += 32)
+      for (int j = 0; j < 16; j++) o[c + j] = row[size_t(c + 2 * j)], o[c + 16 + j] = row[size_t(c + 2 * j + 1)];
+  }
+}
+
+template <int MB, int BITS>
+HEARTH_INLINE void f32_rows(const QmvProblem& p, int64_t n, int64_t m0, const RowScratch& rs) {
+  const int64_t K = p.K, gs = p.gs, G = K / gs;
+  const uint8_t* wrow = reinterpret_cast<const uint8_t*>(p.w + n * (K * BITS / 32));
+  const float* xf = static_cast<const float*>(p.xp);
+  const __m512 table = nibble_table();
+  __m512 tot[MB];
+  for (int r = 0; r < MB; r++) tot[r] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < G; g++) {
+    __m512 acc[MB];
+    for (int r = 0; r < MB; r++) acc[r] = _mm512_setzero_ps();
+    if constexpr (BITS == 8) {
+      for (int64_t k = g * gs; k < (g + 1) * gs; k += 16) {
+        const __m512 q = decode8(wrow + k);
+        for (int r = 0; r < MB; r++) acc[r] = _mm512_fmadd_ps(q, _mm512_loadu_ps(xf + (m0 + r) * K + k), acc[r]);
+      }
+    } else {
+      for (int64_t k = g * gs; k < (g + 1) * gs; k += 32) {
+        __m512 qe, qo;
+        decode4(wrow + k / 2, table, qe, qo);
+        for (int r = 0; r < MB; r++) {
+          const float* x = xf + (m0 + r) * K + k;
+          acc[r] = _mm512_fmadd_ps(qe, _mm512_loadu_ps(x), acc[r]);
+          acc[r] = _mm512_fmadd_ps(qo, _mm512_loadu_ps(x + 16), acc[r]);
+        }
+      }
+    }
+    const __m512 sv = _mm512_set1_ps(rs.s[size_t(g)]);
+    for (int r = 0; r < MB; r++) tot[r] = _mm512_fmadd_ps(acc[r], sv, tot[r]);
+  }
+  for (int r = 0; r < MB; r++)
+    p.y[(m0 + r) * p.ldy + n] = _mm512_reduce_add_ps(tot[r]) + dot_f32(rs.b.data(), p.xsum + (m0 + r) * G, G);
+}
+
+template <int BITS> void f32_run(const QmvProblem& p, int64_t n0, int64_t n1) {
+  RowScratch rs(p.K / p.gs);
+  for (int64_t n = n0; n < n1; n++) {
+    rs.load(p, n, p.K / p.gs);
+    int64_t m = 0;
+    for (; m + 4 <= p.M; m += 4) f32_rows<4, BITS>(p, n, m, rs);
+    switch (p.M - m) {
+      case 3: f32_rows<3, BITS>(p, n, m, rs); break;
+      case 2: f32_rows<2, BITS>(p, n, m, rs); break;
+      case 1: f32_rows<1, BITS>(p, n, m, rs); break;
+      default: break;
+    }
+  }
+}
+
+// ---- dequantization with mx.dequantize's roundings ----
+
+// Float lanes rounded to bf16 (nearest even, NaN kept quiet), still as float bit patterns.
+HEARTH_INLINE __m512i round_bf16(__m512 v) {
+  const __m512i u = _mm512_castps_si512(v);
+  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  const __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), odd);
+  const __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                                                _mm512_set1_epi32(0x7f800000));
+  const __m512i out = _mm512_mask_blend_epi32(nan, r, _mm512_or_si512(u, _mm512_set1_epi32(0x00400000)));
+  return _mm512_and_si512(out, _mm512_set1_epi32(int(0xffff0000u)));
+}
+
+// 16 codes (as float) of one group → 16 outputs of type E at dst.
+template <Elem E> HEARTH_INLINE void dq_store(__m512 q, __m512 s, __m512 b, void* dst, int64_t off) {
+  if constexpr (E == Elem::f32) {
+    __m512 p = _mm512_mul_ps(q, s);
+    __asm__("" : "+v"(p));  // rounded on its own, as MLX's multiply then add: no contraction into an FMA
+    _mm512_storeu_ps(static_cast<float*>(dst) + off, _mm512_add_ps(p, b));
+  } else if constexpr (E == Elem::bf16) {
+    const __m512 p = _mm512_castsi512_ps(round_bf16(_mm512_mul_ps(q, s)));
+    const __m512i v = _mm512_srli_epi32(round_bf16(_mm512_add_ps(p, b)), 16);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(static_cast<uint16_t*>(dst) + off), _mm512_cvtepi32_epi16(v));
+  } else {
+    const __m512 p = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_mul_ps(q, s), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(static_cast<uint16_t*>(dst) + off),
+                        _mm512_cvtps_ph(_mm512_add_ps(p, b), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+}
+
+template <int BITS, Elem E>
+void dequant_rows_t(const uint32_t* w, const void* scales, const void* biases, int64_t rows, int64_t K, int gs,
+                    void* out) {
+  const int64_t G = K / gs;
+  const __m512 table = nibble_table();
+  // Interleaves 16 even and 16 odd codes back into element order.
+  const __m512i lo_idx = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i hi_idx = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+  std::vector<float> sf(static_cast<size_t>(G)), bf(static_cast<size_t>(G));
+  for (int64_t r = 0; r < rows; r++) {
+    to_float(static_cast<const char*>(scales) + r * G * (E == Elem::f32 ? 4 : 2), E, G, sf.data());
+    to_float(static_cast<const char*>(biases) + r * G * (E == Elem::f32 ? 4 : 2), E, G, bf.data());
+    const uint8_t* wr = reinterpret_cast<const uint8_t*>(w + r * (K * BITS / 32));
+    for (int64_t g = 0; g < G; g++) {
+      const __m512 s = _mm512_set1_ps(sf[size_t(g)]), b = _mm512_set1_ps(bf[size_t(g)]);
+      for (int64_t k = g * gs; k < (g + 1) * gs; k += (BITS == 8 ? 16 : 32)) {
+        if constexpr (BITS == 8) {
+          dq_store<E>(decode8(wr + k), s, b, out, r * K + k);
+        } else {
+          __m512 qe, qo;
+          decode4(wr + k / 2, table, qe, qo);
+          dq_store<E>(_mm512_permutex2var_ps(qe, lo_idx, qo), s, b, out, r * K + k);
+          dq_store<E>(_mm512_permutex2var_ps(qe, hi_idx, qo), s, b, out, r * K + k + 16);
+        }
+      }
+    }
+  }
+}
+
+template <int BITS>
+void dequant_rows(const uint32_t* w, const void* scales, const void* biases, Elem e, int64_t rows, int64_t K, int gs,
+                  void* out) {
+  switch (e) {
+    case Elem::f32: return dequant_rows_t<BITS, Elem::f32>(w, scales, biases, rows, K, gs, out);
+    case Elem::bf16: return dequant_rows_t<BITS, Elem::bf16>(w, scales, biases, rows, K, gs, out);
+    default: return dequant_rows_t<BITS, Elem::f16>(w, scales, biases, rows, K, gs, out);
+  }
+}
+
+const QmvKernel kDp4 = {"avx512-bf16", dp4_prep_bytes, dp4_prep, dp4_run};
+const QmvKernel kF32_4 = {"avx512", f32_prep_bytes, f32_prep<4>, f32_run<4>};
+const QmvKernel kF32_8 = {"avx512", f32_prep_bytes, f32_prep<8>, f32_run<8>};
+const DequantKernel kDequant4 = {"avx512", dequant_rows<4>};
+const DequantKernel kDequant8 = {"avx512", dequant_rows<8>};
+
+// Reads the feature fields directly: CpuFeatures' inline helpers must not be instantiated with AVX-512 flags.
+bool has_avx512() {
+  const CpuFeatures& f = cpu_features();
+  return f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
+}
+
+}  // namespace
+
+const QmvKernel* avx512_qmv(int bits, Elem ex, int64_t M) {
+  if (!has_avx512()) return nullptr;
+  if (bits == 4) return ex == Elem::bf16 && M == 1 && cpu_features().avx512_bf16 ? &kDp4 : &kF32_4;
+  if (bits == 8) return &kF32_8;
+  return nullptr;
+}
+
+const DequantKernel* avx512_dequant(int bits) {
+  if (!has_avx512()) return nullptr;
+  return bits == 4 ? &kDequant4 : bits == 8 ? &kDequant8 : nullptr;
+}
+
+}  // namespace hearth::cpu::quant_detail
