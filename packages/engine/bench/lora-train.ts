@@ -24,7 +24,6 @@ const steps = Number(flag("steps", "3"));
 const fineTuneType = flag("fine-tune-type", "lora") as lm.FineTuneType;
 // A hard cap so that a run on a shared machine fails with ENOMEM instead of waking the OOM killer.
 const limitGb = Number(flag("memory-limit-gb", "0"));
-if (limitGb > 0) mx.setMemoryLimit(limitGb * 1e9);
 
 const config = {
   model_type: "gemma3_text", hidden_size: 1152, num_hidden_layers: layers, intermediate_size: 6912,
@@ -33,21 +32,25 @@ const config = {
   rope_local_base_freq: 10_000, max_position_embeddings: 32768, tie_word_embeddings: true,
 };
 
+const gc = async () => {
+  for (let i = 0; i < 3; i++) {
+    (globalThis as any).gc?.();
+    await new Promise((r) => setTimeout(r, 20));  // finalizers run after the collection
+  }
+};
 const t0 = performance.now();
 const model = await lm.createModel(config);
-const old = mx.utils.treeFlatten(model.parameters()).map(([, a]) => a as MxArray);
-if (dtype !== "float32") {
-  model.apply((a) => mx.astype(a, dtype));
-  mx.eval(model.parameters());
-  for (const a of old) a.dispose();
-} else mx.eval(model.parameters());
-// nn init leaves its intermediates (uniform draws before scaling) to the JS GC; collect them before measuring.
-for (let i = 0; i < 3; i++) {
-  (globalThis as any).gc?.();
-  await new Promise((r) => setTimeout(r, 20));  // finalizers run after the collection
+// nn init is lazy; evaluate (and cast) one module at a time and collect its uniform draws, which the JS GC holds.
+for (const [, m] of model.namedModules()) {
+  const own = mx.utils.treeFlatten(m.filterAndMap((_m, _k, v) => mx.isArray(v)));
+  if (!own.length) continue;
+  if (dtype !== "float32") m.update(mx.utils.treeUnflatten(own.map(([k, a]) => [k, mx.astype(a as MxArray, dtype)])), false);
+  mx.eval(m.parameters());
+  await gc();
 }
 mx.clearCache();
 const baseMemory = mx.getActiveMemory();
+if (limitGb > 0) mx.setMemoryLimit(limitGb * 1e9);
 const nParams = mx.utils.treeFlatten(model.parameters()).reduce((n, [, a]) => n + (a as MxArray).size, 0);
 console.log(`model: ${layers} layers, vocab ${vocab}, ${(nParams / 1e9).toFixed(3)}B parameters in ${dtype}, ` +
   `built in ${((performance.now() - t0) / 1000).toFixed(1)} s; active memory ${(mx.getActiveMemory() / 1e9).toFixed(2)} GB`);

@@ -365,7 +365,7 @@ test("QLoRA: DoRA over nn.QuantizedLinear (magnitude from the dequantized weight
   const lin = new nn.Linear(64, 32, false);
   const q = Q.fromLinear(lin, 32, 4);
   const d = lm.DoRALinear.fromBase(q, { rank: 4, scale: 2 });
-  const w = (mx as any).dequantize(q.weight, q.scales, q.biases, q.groupSize, q.bits);
+  const w = mx.dequantize(q.weight, q.scales, q.biases, { groupSize: q.groupSize, bits: q.bits });
   assert.ok(relErr(d.m, mx.sqrt(mx.sum(mx.square(w), 1))) < 1e-5);
   const x = mx.random.normal([3, 64], mx.float32, 0, 1, mx.random.key(4));
   assert.ok(relErr(d.forward(x), mx.matmul(x, mx.transpose(w))) < 1e-4);
