@@ -3,6 +3,7 @@
 //        [--dtype bfloat16] [--steps 3] [--grad-checkpoint] [--compile] [--fine-tune-type lora|dora|full] [--memory-limit-gb N]
 // Defaults are Gemma 3 1B (hidden 1152, 26 layers, intermediate 6912, 4 heads, 1 KV head, head_dim 256).
 // Every token of every row is trained (no prompt mask), so tokens/s = batch · seq / step time.
+import { loadavg } from "node:os";
 import { mx, lm } from "../src/index.js";
 import type { MxArray } from "../src/index.js";
 
@@ -48,6 +49,7 @@ for (const [, m] of model.namedModules()) {
   mx.eval(m.parameters());
   await gc();
 }
+await gc();
 mx.clearCache();
 const baseMemory = mx.getActiveMemory();
 if (limitGb > 0) mx.setMemoryLimit(limitGb * 1e9);
@@ -61,6 +63,7 @@ const ids = mx.random.randint(3, vocab, [batch * 2, seq + 1], mx.int32, key).tol
 const trainSet = { name: "random", format: "text" as const, examples: ids.map((tokens) => ({ tokens, offset: 0, source: "random" })) };
 
 const reports: lm.TrainReport[] = [];
+let cpu = process.cpuUsage();
 const tStart = performance.now();
 await lm.train({
   model: model as any, trainSet,
@@ -73,8 +76,12 @@ await lm.train({
     if (r.type === "start") console.log(`trainable: ${(r.trainable / 1e6).toFixed(3)}M of ${(r.total / 1e9).toFixed(3)}B`);
     if (r.type !== "train") return;
     reports.push(r);
+    const used = process.cpuUsage(cpu);
+    cpu = process.cpuUsage();
+    const cpuS = (used.user + used.system) / 1e6;
     console.log(`step ${r.iteration}: loss ${r.trainLoss.toFixed(3)}, ${(1 / r.iterationsPerSecond).toFixed(1)} s/step, ` +
-      `${r.tokensPerSecond.toFixed(1)} tokens/s, peak ${r.peakMemory.toFixed(2)} GB`);
+      `${r.tokensPerSecond.toFixed(1)} tokens/s, peak ${r.peakMemory.toFixed(2)} GB; process CPU ${cpuS.toFixed(0)} s ` +
+      `(${((batch * seq) / cpuS).toFixed(1)} tokens per CPU-second; load average ${loadavg()[0].toFixed(1)})`);
   },
 });
 const trains = reports.filter((r): r is Extract<lm.TrainReport, { type: "train" }> => r.type === "train");

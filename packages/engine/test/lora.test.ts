@@ -406,3 +406,20 @@ test("gradient checkpointing with the head in row chunks: same loss and gradient
     gradsClose(g2, g1, 1e-4, `${headChunks} chunks`);
   }
 });
+
+test("adapters saved from a multimodal checkpoint (language_model.* names, mlx-lm and PEFT) load into the text model", async () => {
+  const init = Object.entries(ref).filter(([k]) => k.startsWith("init."));
+  const mlxDir = tmp("mm-mlx");
+  mx.saveSafetensors(join(mlxDir, "adapters.safetensors"),
+    Object.fromEntries(init.map(([k, v]) => [`language_model.${oursOf(k.slice(5))}`, mx.transpose(v)])));
+  lm.writeAdapterConfig(mlxDir, { fine_tune_type: "lora", num_layers: 2, lora_parameters: { rank: 4, scale: 2, dropout: 0 } });
+  const peftDir = tmp("mm-peft");
+  mx.saveSafetensors(join(peftDir, "adapter_model.safetensors"),
+    Object.fromEntries(init.map(([k, v]) => [`base_model.model.${k.slice(5).replace(/^model\./, "model.language_model.")}`, v])));
+  writeFileSync(join(peftDir, "adapter_config.json"), JSON.stringify({ peft_type: "LORA", r: 4, lora_alpha: 8, target_modules: info.targets }));
+  for (const dir of [mlxDir, peftDir]) {
+    const { model } = await load(modelDir, { adapterPath: dir });
+    const [loss] = fixtureLoss(model);
+    assert.ok(relErr(loss, ref.loss0) < 1e-4, dir);
+  }
+});
