@@ -9,6 +9,8 @@ export interface ForwardOptions {
   attentionMask?: MxArray;
   inputEmbeddings?: MxArray;
   hiddenStates?: MxArray[];
+  /** Preprocessed images [n, 3, H, W] (NCHW) for vision-language models (Gemma 3); ignored by text models' types. */
+  pixelValues?: MxArray;
 }
 
 export interface LanguageModel extends Module {

@@ -145,7 +145,7 @@ void generic_macro(int64_t m, int64_t n, int64_t k, const void* pa, const void* 
     }
 }
 
-const GemmKernel kGenericGemm = {"generic-6x8", kGMR, kGNR, 120, 512, 256, 1, 4, 1e6,
+const GemmKernel kGenericGemm = {"generic-6x8", kGMR, kGNR, 120, 512, 256, 1, 4, 1e6, 4,
                                  generic_pack_a, generic_pack_b, generic_macro};
 
 // Portable skinny kernel: W is contiguous along k (dot products) or along j (row updates).
@@ -327,12 +327,12 @@ void gemm_blocked(const GemmKernel& g, const View& A, const View& B, int64_t M, 
           g.pack_b(B, p * kc, kb, n0 + c, std::min(kGroup * g.nr, nl - c), pb + (npad * p * kc + c * kpad) * es);
         }
       });
-      // Phase 2. Tiles of about mc × nc, split further (down to 4 × 4 micro-tiles) until there are at least
-      // four per thread and a multiple of the thread count, so the threads finish together even when a
-      // core is shared with other work. Tile sizes are then evened out over the extent.
+      // Phase 2. Tiles of about mc × nc, split further (down to min_split micro-tiles a side) until there
+      // are at least four per thread and a multiple of the thread count, so the threads finish together
+      // even when a core is shared with other work. Tile sizes are then evened out over the extent.
       int64_t tiles_m = ceil_div(ml, g.mc), tiles_n = ceil_div(nl, g.nc);
-      auto can_m = [&] { return ceil_div(ml, tiles_m + 1) >= 4 * g.mr; };
-      auto can_n = [&] { return ceil_div(nl, tiles_n + 1) >= 4 * g.nr; };
+      auto can_m = [&] { return ceil_div(ml, tiles_m + 1) >= g.min_split * g.mr; };
+      auto can_n = [&] { return ceil_div(nl, tiles_n + 1) >= g.min_split * g.nr; };
       while (threads > 1 && (tiles_m * tiles_n < 4 * threads || tiles_m * tiles_n % threads)) {
         bool n_wider = ceil_div(nl, tiles_n) / g.nr >= ceil_div(ml, tiles_m) / g.mr;  // split the longer side
         if (can_n() && (n_wider || !can_m())) tiles_n++;

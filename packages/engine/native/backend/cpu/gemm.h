@@ -56,6 +56,7 @@ struct GemmKernel {
   int mc, nc, kc;  // multiples of mr, nr, ku
   int ku, esize;
   double par_macs;  // M·N·K below which one thread is faster (thread hand-off vs work; measured)
+  int min_split;    // when splitting C for threads, tiles keep at least this many micro-tiles per side
   void (*pack_a)(const View& A, int64_t i0, int64_t m, int64_t k0, int64_t k, void* dst);
   void (*pack_b)(const View& B, int64_t k0, int64_t k, int64_t j0, int64_t n, void* dst);
   void (*macro)(int64_t m, int64_t n, int64_t k, const void* pa, const void* pb, float* C, int64_t ldc,

@@ -225,8 +225,10 @@ void macro(int64_t m, int64_t n, int64_t k, const void* pa, const void* pb, floa
 }
 
 // A 256 × kc block (512 KB at kc = 1024) and the current B micro-panel (64 KB) stay in L2. A long kc keeps
-// C traffic low, which matters more at AMX speed than L1 residency (measured: kc 1024 beat 512).
-const GemmKernel kAmx = {"amx-bf16-32x32", MR, NR, 256, 1024, 1024, KT, 2, 6.4e7, pack_a, pack_b, macro};
+// C traffic low, which matters more at AMX speed than L1 residency (measured: kc 1024 beat 512). Tiles
+// under 256 × 256 move too little work per byte to keep up with the tiles, hence min_split 8 and the high
+// threading threshold.
+const GemmKernel kAmx = {"amx-bf16-32x32", MR, NR, 256, 1024, 1024, KT, 2, 2e8, 8, pack_a, pack_b, macro};
 
 bool request_tile_permission() {
 #if defined(__linux__) && defined(SYS_arch_prctl)

@@ -79,7 +79,7 @@ void pack_b(const View& B, int64_t k0, int64_t k, int64_t j0, int64_t n, void* d
 }
 
 // 16 KB of B micro-panel (kc = 256) in the 32-48 KB L1s of AVX2-era cores.
-const GemmKernel kGemm = {"avx2-6x16", MR, NR, 6 * 24, 1024, 256, 1, 4, 3e6, pack_a, pack_b, macro};
+const GemmKernel kGemm = {"avx2-6x16", MR, NR, 6 * 24, 1024, 256, 1, 4, 3e6, 4, pack_a, pack_b, macro};
 
 // ---- skinny kernels (≤ 4 rows), x in float ---------------------------------------------------------------
 template <Elem E> HEARTH_INLINE __m256 load8(const void* p, int64_t off) {

@@ -210,8 +210,8 @@ void pack_b_bf16(const View& B, int64_t k0, int64_t k, int64_t j0, int64_t n, vo
 
 // A 168 × 384 block of A (258 KB) stays in L2 while each 32-column B micro-panel (48 KB) is reused across
 // its 12 A micro-panels. Sizes picked by measurement (kc 256-512, mc 84-336 were within a few percent).
-const GemmKernel kF32 = {"avx512-14x32", MR, NR, 14 * 12, 1024, 384, 1, 4, 5e6, pack_a_f32, pack_b_f32, macro<false>};
-const GemmKernel kBF16 = {"avx512bf16-14x32", MR, NR, 14 * 12, 1024, 768, 2, 2, 5e6, pack_a_bf16, pack_b_bf16,
+const GemmKernel kF32 = {"avx512-14x32", MR, NR, 14 * 12, 1024, 384, 1, 4, 5e6, 4, pack_a_f32, pack_b_f32, macro<false>};
+const GemmKernel kBF16 = {"avx512bf16-14x32", MR, NR, 14 * 12, 1024, 768, 2, 2, 5e6, 4, pack_a_bf16, pack_b_bf16,
                           macro<true>};
 
 // ---- skinny kernels (≤ 4 rows) -----------------------------------------------------------------------

@@ -195,25 +195,39 @@ export class Gemma3TextModel extends Module {
 
   private layerMasks(L: number, cache: Cache[] | undefined, opts: ForwardOptions, bidirectional: boolean) {
     if (opts.mask) return { global: { mask: opts.mask }, sliding: { mask: opts.mask } };
-    const window = this.args.slidingWindow;
+    // Bidirectional (EmbeddingGemma): sliding_window is the full width; a key is seen when |i − j| < w // 2 + 1,
+    // as transformers' Gemma3TextConfig rewrites it (checked against the embeddinggemma-tiny reference).
+    const window = bidirectional ? Math.floor(this.args.slidingWindow / 2) + 1 : this.args.slidingWindow;
     if (opts.attentionMask || bidirectional) {
       // Explicit boolean masks: key counts differ per layer kind when caches are used.
+      const cacheFor = (sliding: boolean) => cache?.[this.layers.findIndex((l) => l.self_attn.isSliding === sliding)];
       const keysFor = (sliding: boolean) => {
-        const c = cache?.[this.layers.findIndex((l) => l.self_attn.isSliding === sliding)];
+        const c = cacheFor(sliding);
         return c ? c.keyCountAfter(L) : L;
       };
-      const pad = (keys: number) => {
+      // The padding mask covers every position so far; a cache says which positions its keys hold, in the
+      // order attention sees them (a rotating cache returns its buffer rotated during decoding).
+      const padFor = (sliding: boolean, keys: number) => {
         const m = opts.attentionMask;
         if (!m) return undefined;
         const have = m.shape[1];
+        const c = cacheFor(sliding);
+        if (c) {
+          const total = c.offset + L;
+          const pos = c.keyPositions(L).map((p) => p - (total - have));
+          if (pos.length !== keys || pos.some((p) => p < 0))
+            throw new Error(`[gemma3] attentionMask covers ${have} positions but the cache needs ${total}`);
+          if (pos.length === have && pos[have - 1] === have - 1) return m;
+          return mx.take(m, mx.array(pos, mx.int32), 1);
+        }
         if (have === keys) return m;
         if (have > keys) return mx.slice(m, [0, have - keys], [m.shape[0], have]);
         throw new Error(`[gemma3] attentionMask covers ${have} keys but attention sees ${keys}`);
       };
       const gk = keysFor(false), sk = keysFor(true);
       return {
-        global: { mask: buildMask(L, gk, { padding: pad(gk), bidirectional }) },
-        sliding: { mask: buildMask(L, sk, { window, padding: pad(sk), bidirectional }) },
+        global: { mask: buildMask(L, gk, { padding: padFor(false, gk), bidirectional }) },
+        sliding: { mask: buildMask(L, sk, { window, padding: padFor(true, sk), bidirectional }) },
       };
     }
     if (L === 1) return { global: {}, sliding: {} };  // one query sees every cached key (rotating caches hold the window)

@@ -10,10 +10,11 @@ const registry: Record<string, Factory> = {
     const m = await import("./gemma3-text.js");
     return new m.Model(m.modelArgs(config));
   },
-  // The multimodal checkpoint's text model (its vision tower is not used by text generation).
+  // Gemma3ForConditionalGeneration: SigLIP vision tower + projector + the text model (text-only input runs the
+  // text model unchanged).
   gemma3: async (config) => {
-    const m = await import("./gemma3-text.js");
-    return new m.Model(m.modelArgs({ ...config, ...(config.text_config ?? {}), model_type: "gemma3_text" }));
+    const m = await import("./gemma3.js");
+    return new m.Model(m.modelArgs(config));
   },
 };
 

@@ -1,0 +1,202 @@
+// Shared CLI plumbing: option tables (parsed with node:util parseArgs, printed as --help), value checks that
+// fail with exit code 2, model resolution, the prompt from a flag or stdin, and the sampling flags.
+import { parseArgs } from "node:util";
+import { readFileSync } from "node:fs";
+import type { Json } from "../lm/config.js";
+
+/** A wrong command line: printed without a stack trace, exit code 2. */
+export class UsageError extends Error {
+  readonly exitCode = 2;
+}
+
+export interface OptionSpec {
+  type: "string" | "boolean";
+  short?: string;
+  /** Placeholder for the value in --help (string options). */
+  arg?: string;
+  desc: string;
+  multiple?: boolean;
+}
+export type OptionTable = Record<string, OptionSpec>;
+
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  usage: string;
+  options: OptionTable;
+  /** Lines after the options in --help. */
+  notes?: string[];
+}
+
+export const HELP: OptionSpec = { type: "boolean", short: "h", desc: "Show this help and exit." };
+
+export function helpText(spec: CommandSpec): string {
+  const rows = Object.entries(spec.options).map(([name, o]) => {
+    const flag = `${o.short ? `-${o.short}, ` : "    "}--${name}${o.type === "string" ? ` <${o.arg ?? "value"}>` : ""}`;
+    return [flag, o.desc] as const;
+  });
+  const width = Math.min(40, Math.max(...rows.map(([f]) => f.length)) + 2);
+  const lines = [`Usage: ${spec.usage}`, "", spec.summary, "", "Options:"];
+  for (const [f, d] of rows) lines.push(f.length >= width ? `  ${f}\n  ${" ".repeat(width)}${d}` : `  ${f.padEnd(width)}${d}`);
+  if (spec.notes?.length) lines.push("", ...spec.notes);
+  return lines.join("\n") + "\n";
+}
+
+export type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** Parses argv against the table; unknown flags, missing values and stray arguments are UsageErrors. */
+export function parse(spec: CommandSpec, argv: string[]): Values {
+  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {};
+  for (const [name, o] of Object.entries(spec.options))
+    options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Values;
+  } catch (e) {
+    const msg = (e as Error).message.split("\n")[0];
+    throw new UsageError(`${msg}. See 'hearth ${spec.name} --help'.`);
+  }
+}
+
+export interface NumberRule {
+  int?: boolean;
+  min?: number;
+  max?: number;
+  /** Exclusive lower bound. */
+  above?: number;
+  choices?: number[];
+}
+
+/** A numeric flag, or undefined when absent; anything else is a UsageError naming the flag. */
+export function num(values: Values, name: string, rule: NumberRule = {}): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const s = String(raw).trim();
+  const v = s === "" ? NaN : Number(s);
+  const bad = (what: string) => new UsageError(`--${name} must be ${what}, got '${raw}'`);
+  if (!Number.isFinite(v)) throw bad(rule.int ? "an integer" : "a number");
+  if (rule.int && !Number.isInteger(v)) throw bad("an integer");
+  if (rule.choices && !rule.choices.includes(v)) throw bad(`one of ${rule.choices.join(", ")}`);
+  if (rule.min !== undefined && v < rule.min) throw bad(`>= ${rule.min}`);
+  if (rule.above !== undefined && !(v > rule.above)) throw bad(`> ${rule.above}`);
+  if (rule.max !== undefined && v > rule.max) throw bad(`<= ${rule.max}`);
+  return v;
+}
+
+export const str = (values: Values, name: string): string | undefined => values[name] as string | undefined;
+export const flag = (values: Values, name: string): boolean => values[name] === true;
+
+/** --model, else a fallback (a prompt cache's model), else $HEARTH_MODEL, else a UsageError. */
+export function modelPath(values: Values, fallback?: string): string {
+  const m = str(values, "model") ?? fallback ?? (process.env.HEARTH_MODEL || undefined);
+  if (!m) throw new UsageError("no model given: pass --model <folder or Hugging Face id> or set HEARTH_MODEL");
+  return m;
+}
+
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** --prompt's text ("-" reads stdin), or undefined. */
+export async function promptText(values: Values, name = "prompt"): Promise<string | undefined> {
+  const p = str(values, name);
+  if (p === "-") return readStdin();
+  return p;
+}
+
+/** --chat-template-config: a JSON object (inline or a file path) of extra chat template variables. */
+export function chatTemplateConfig(values: Values): Json {
+  const raw = str(values, "chat-template-config");
+  if (raw === undefined) return {};
+  let text = raw;
+  if (!raw.trim().startsWith("{")) {
+    try {
+      text = readFileSync(raw, "utf8");
+    } catch {
+      throw new UsageError(`--chat-template-config must be a JSON object or a JSON file, got '${raw}'`);
+    }
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`--chat-template-config is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!v || typeof v !== "object" || Array.isArray(v)) throw new UsageError("--chat-template-config must be a JSON object");
+  return v as Json;
+}
+
+// ---- option groups shared by the commands ----
+
+export const MODEL_OPTIONS: OptionTable = {
+  model: { type: "string", arg: "path|hub-id", desc: "Model folder or Hugging Face id (default: $HEARTH_MODEL)." },
+  "adapter-path": { type: "string", arg: "path", desc: "LoRA adapter folder to apply." },
+};
+
+export const SAMPLING_OPTIONS: OptionTable = {
+  "max-tokens": { type: "string", short: "m", arg: "n", desc: "Most tokens to generate (default 256)." },
+  temp: { type: "string", arg: "t", desc: "Sampling temperature; 0 is greedy (default 0)." },
+  "top-p": { type: "string", arg: "p", desc: "Nucleus sampling probability mass (default 1: off)." },
+  "top-k": { type: "string", arg: "k", desc: "Sample from the k most likely tokens (default 0: off)." },
+  "min-p": { type: "string", arg: "p", desc: "Drop tokens below min-p × the top probability (default 0: off)." },
+  "min-tokens-to-keep": { type: "string", arg: "n", desc: "Tokens min-p always keeps (default 1)." },
+  "repetition-penalty": { type: "string", arg: "x", desc: "Penalise recently seen tokens (> 1; default 1: off)." },
+  "repetition-context-size": { type: "string", arg: "n", desc: "Tokens the repetition penalty looks back on (default 20)." },
+  seed: { type: "string", arg: "n", desc: "Random seed for reproducible sampling." },
+  "max-kv-size": { type: "string", arg: "n", desc: "Keep at most n tokens in the KV cache (rotating)." },
+  "kv-bits": { type: "string", arg: "4|8", desc: "Quantize the KV cache to this many bits." },
+  "kv-group-size": { type: "string", arg: "n", desc: "Group size of the KV cache quantization (default 64)." },
+  "quantized-kv-start": { type: "string", arg: "n", desc: "Quantize the KV cache once it holds n tokens (default 0)." },
+  "prefill-step-size": { type: "string", arg: "n", desc: "Prompt tokens per prefill step (default 2048)." },
+};
+
+export const VERBOSE: OptionSpec = { type: "boolean", desc: "Print statistics (prompt and generation tokens/s, peak memory) and stack traces." };
+
+export interface Sampling {
+  maxTokens?: number;
+  temp?: number;
+  topP?: number;
+  topK?: number;
+  minP?: number;
+  minTokensToKeep?: number;
+  repetitionPenalty?: number;
+  repetitionContextSize?: number;
+  seed?: number;
+  maxKvSize?: number;
+  kvBits?: number;
+  kvGroupSize?: number;
+  quantizedKvStart?: number;
+  prefillStepSize?: number;
+}
+
+/** The sampling / cache flags as generate options (only those given). */
+export function samplingOptions(v: Values): Sampling {
+  const out: Sampling = {
+    maxTokens: num(v, "max-tokens", { int: true, min: 0 }),
+    temp: num(v, "temp", { min: 0 }),
+    topP: num(v, "top-p", { min: 0, max: 1 }),
+    topK: num(v, "top-k", { int: true, min: 0 }),
+    minP: num(v, "min-p", { min: 0, max: 1 }),
+    minTokensToKeep: num(v, "min-tokens-to-keep", { int: true, min: 1 }),
+    repetitionPenalty: num(v, "repetition-penalty", { above: 0 }),
+    repetitionContextSize: num(v, "repetition-context-size", { int: true, min: 1 }),
+    seed: num(v, "seed", { int: true, min: 0 }),
+    maxKvSize: num(v, "max-kv-size", { int: true, above: 4 }),
+    kvBits: num(v, "kv-bits", { int: true, choices: [4, 8] }),
+    kvGroupSize: num(v, "kv-group-size", { int: true, min: 1 }),
+    quantizedKvStart: num(v, "quantized-kv-start", { int: true, min: 0 }),
+    prefillStepSize: num(v, "prefill-step-size", { int: true, min: 1 }),
+  };
+  for (const k of Object.keys(out) as (keyof Sampling)[]) if (out[k] === undefined) delete out[k];
+  return out;
+}
+
+export function formatStats(r: { promptTokens: number; promptTps: number; generationTokens: number; generationTps: number; peakMemory: number; cachedTokens?: number }): string {
+  const cached = r.cachedTokens ? ` (${r.cachedTokens} from the prompt cache)` : "";
+  return [
+    `Prompt: ${r.promptTokens} tokens${cached}, ${r.promptTps.toFixed(3)} tokens-per-sec`,
+    `Generation: ${r.generationTokens} tokens, ${r.generationTps.toFixed(3)} tokens-per-sec`,
+    `Peak memory: ${r.peakMemory.toFixed(3)} GB`,
+  ].join("\n");
+}

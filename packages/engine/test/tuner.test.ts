@@ -1,0 +1,409 @@
+// The fine-tuning pipeline: datasets (formats, prompt masks, errors), batching and the masked loss, the YAML
+// subset, and `hearth lora` / `hearth fuse` end to end on gemma3-tiny-a with a small word-level tokenizer.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { mx, lm } from "../src/index.js";
+import type { MxArray } from "../src/index.js";
+import { load } from "../src/lm/load.js";
+import { createTokenizer, loadTokenizer, type Tokenizer } from "../src/lm/tokenizer.js";
+import { runLora } from "../src/cli/lora.js";
+import { runFuse } from "../src/cli/fuse.js";
+import { parseYaml } from "../src/cli/mini-yaml.js";
+import { findFixture } from "./helpers/fixtures.js";
+
+const modelDir = findFixture("gemma3-tiny-a");
+
+function tmp(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `hearth-${prefix}-`));
+}
+
+// ---- a word-level tokenizer for the tiny model's 512-token vocabulary ----
+
+const SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"];
+const CHAT_TEMPLATE =
+  "{{ bos_token }}{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }} " +
+  "{{ m['content'] }} <end_of_turn> {% endfor %}{% if add_generation_prompt %}<start_of_turn>model {% endif %}";
+
+/** tokenizer.json (the tokenizers library's WordLevel model) + tokenizer_config.json with a Gemma-like template. */
+function tokenizerFiles(template = CHAT_TEMPLATE) {
+  const vocab: Record<string, number> = {};
+  SPECIALS.forEach((t, i) => (vocab[t] = i));
+  vocab.user = 6;
+  vocab.model = 7;
+  for (let i = 8; i < 512; i++) vocab[`w${i}`] = i;
+  const tokenizer = {
+    version: "1.0",
+    truncation: null,
+    padding: null,
+    added_tokens: SPECIALS.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: null,
+    pre_tokenizer: { type: "Whitespace" },
+    post_processor: null,
+    decoder: { type: "WordPiece", prefix: "##", cleanup: false },
+    model: { type: "WordLevel", vocab, unk_token: "<unk>" },
+  };
+  const config = { bos_token: "<bos>", eos_token: "<eos>", pad_token: "<pad>", unk_token: "<unk>", chat_template: template, clean_up_tokenization_spaces: false };
+  return { tokenizer, config };
+}
+
+function wordTokenizer(template = CHAT_TEMPLATE): Tokenizer {
+  const { tokenizer, config } = tokenizerFiles(template);
+  const chatTemplates = new Map([["default", { template, source: "test" }]]);
+  return createTokenizer({ tokenizer, tokenizerConfig: config, chatTemplates });
+}
+
+/** gemma3-tiny-a plus the word-level tokenizer, as a model folder. */
+function modelWithTokenizer(): string {
+  const dir = tmp("model");
+  for (const f of ["config.json", "model.safetensors", "generation_config.json"]) copyFileSync(join(modelDir, f), join(dir, f));
+  const { tokenizer, config } = tokenizerFiles();
+  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tokenizer));
+  writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify(config));
+  return dir;
+}
+
+function writeJsonl(path: string, records: unknown[]): void {
+  writeFileSync(path, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+}
+
+/** A fixed mapping the tiny model can memorise: user "w(100+k)" → assistant "w(200+k) w(300+k)". */
+function chatRecords(n: number, from = 0) {
+  return Array.from({ length: n }, (_, i) => ({
+    messages: [
+      { role: "user", content: `w${100 + from + i}` },
+      { role: "assistant", content: `w${200 + from + i} w${300 + from + i}` },
+    ],
+  }));
+}
+
+test("word-level tokenizer: encodes words to their ids and renders the chat template", () => {
+  const tok = wordTokenizer();
+  assert.deepEqual(tok.encode("w10 w11 user", { addSpecialTokens: false }), [10, 11, 6]);
+  const ids = tok.applyChatTemplate([{ role: "user", content: "w100" }], { addGenerationPrompt: true });
+  assert.deepEqual(ids, [2, 4, 6, 100, 5, 4, 7]);
+});
+
+// ---- datasets ----
+
+test("datasets: chat, completions and text records; --mask-prompt offsets from the prompt render", () => {
+  const tok = wordTokenizer();
+  const chat = lm.createDataset(chatRecords(2), tok, "chat", { maskPrompt: true });
+  assert.equal(chat.format, "chat");
+  assert.deepEqual(chat.examples[0].tokens, [2, 4, 6, 100, 5, 4, 7, 200, 300, 5]);
+  assert.equal(chat.examples[0].offset, 7);
+  const noMask = lm.createDataset(chatRecords(1), tok, "chat");
+  assert.equal(noMask.examples[0].offset, 0);
+  const comp = lm.createDataset([{ prompt: "w10", completion: "w20 w21" }], tok, "comp", { maskPrompt: true });
+  assert.equal(comp.format, "completions");
+  assert.deepEqual(comp.examples[0].tokens, [2, 4, 6, 10, 5, 4, 7, 20, 21, 5]);
+  assert.equal(comp.examples[0].offset, 7);
+  const text = lm.createDataset([{ text: "w10 w11" }], tok, "text");
+  assert.deepEqual(text.examples[0].tokens, [10, 11, 1], "EOS appended");
+  assert.throws(() => lm.createDataset([{ text: "w10" }], tok, "t.jsonl", { maskPrompt: true }), /--mask-prompt needs a prompt/);
+  const tools = lm.createDataset([{ messages: chatRecords(1)[0].messages, tools: [{ type: "function", function: { name: "f" } }] }], tok, "tools");
+  assert.equal(tools.examples.length, 1);
+});
+
+test("datasets: malformed lines are errors naming the file, the line and what was expected", () => {
+  const tok = wordTokenizer();
+  const dir = tmp("data");
+  const f = join(dir, "train.jsonl");
+  writeFileSync(f, `${JSON.stringify(chatRecords(1)[0])}\n\n{"messages": [{"role": "user", "content": "w1"}\n`);
+  assert.throws(() => lm.loadJsonlDataset(f, tok), (e: Error) => e.message.startsWith(`${f} line 3: invalid JSON`) && /one JSON object per line/.test(e.message));
+  writeFileSync(f, `${JSON.stringify(chatRecords(1)[0])}\n[1, 2]\n`);
+  assert.throws(() => lm.loadJsonlDataset(f, tok), /line 2: expected a JSON object such as \{"messages"/);
+  writeFileSync(f, `${JSON.stringify(chatRecords(1)[0])}\n{"text": "w1"}\n`);
+  assert.throws(() => lm.loadJsonlDataset(f, tok), /line 2: expected a chat record like line 1 \("messages"\), got keys \["text"\]/);
+  writeFileSync(f, `{"messages": [{"role": "user", "content": 5}]}\n`);
+  assert.throws(() => lm.loadJsonlDataset(f, tok), /line 1: message 0 \("user"\) needs a "content" string/);
+  writeFileSync(f, `{"prompt": "w1", "completion": null}\n`);
+  assert.throws(() => lm.loadJsonlDataset(f, tok), /line 1: expected "completion" to be a string, got null/);
+  writeFileSync(f, `{"input": "w1"}\n`);
+  assert.throws(() => lm.loadJsonlDataset(f, tok), /line 1: unsupported record with keys \["input"\]; expected \{"messages"/);
+  writeFileSync(f, `{"messages": [{"role": "user", "content": "w1"}]}\n`);
+  assert.throws(() => lm.loadJsonlDataset(f, tok, { maskPrompt: true }), /line 1: --mask-prompt trains on the final assistant message, but the last message's role is "user"/);
+});
+
+test("datasets: a template whose prompt render is not a token prefix is an error under --mask-prompt", () => {
+  const odd = "{{ bos_token }}{% if add_generation_prompt %}w9 {% endif %}{% for m in messages %}{{ m['content'] }} {% endfor %}";
+  assert.throws(() => lm.createDataset(chatRecords(1), wordTokenizer(odd), "odd.jsonl", { maskPrompt: true }),
+    /odd\.jsonl line 1: with --mask-prompt the conversation without its last turn .* must be a token prefix/);
+});
+
+test("datasets: empty or missing sets are clear errors; a missing valid.jsonl is a warning", () => {
+  const tok = wordTokenizer();
+  const dir = tmp("data");
+  assert.throws(() => lm.loadDataset(dir, tok, { train: true }), /Training set not found: .*train\.jsonl does not exist/);
+  writeFileSync(join(dir, "train.jsonl"), "\n\n");
+  assert.throws(() => lm.loadDataset(dir, tok, { train: true }), /train\.jsonl has no examples \(it is empty\)/);
+  writeJsonl(join(dir, "train.jsonl"), chatRecords(4));
+  const d = lm.loadDataset(dir, tok, { train: true });
+  assert.equal(d.train!.examples.length, 4);
+  assert.match(d.warnings[0], /valid\.jsonl not found; training proceeds without validation/);
+  writeFileSync(join(dir, "valid.jsonl"), "");
+  assert.throws(() => lm.loadDataset(dir, tok, { train: true }), /valid\.jsonl has no examples/);
+  assert.throws(() => lm.loadDataset(dir, tok, { train: false, test: true }), /Test set not found/);
+  assert.throws(() => lm.loadDataset(join(dir, "nope"), tok), /The data path does not exist/);
+  const single = lm.loadDataset(join(dir, "train.jsonl"), tok, { train: true });
+  assert.equal(single.train!.examples.length, 4);
+});
+
+// ---- batches and loss ----
+
+test("batches: sorted by length, padded to 1 + a multiple of 32 (capped), truncated rows, [offset, length] pairs", () => {
+  const ex = (n: number, offset = 0) => ({ tokens: Array.from({ length: n }, (_, i) => 10 + i), offset, source: "t" });
+  const data = [ex(40), ex(5, 2), ex(70), ex(6, 3)];
+  const batches = [...lm.iterateBatches(data, 2, 64, { seed: 1 })];
+  assert.equal(batches.length, 2);
+  const shapes = batches.map((b) => b.batch.shape[1]).sort((a, b) => a - b);
+  assert.deepEqual(shapes, [33, 64]);
+  const short = batches.find((b) => b.batch.shape[1] === 33)!;
+  assert.deepEqual(short.lengths.tolist(), [[2, 5], [3, 6]]);
+  const long = batches.find((b) => b.batch.shape[1] === 64)!;
+  assert.deepEqual(long.lengths.tolist(), [[0, 40], [0, 64]], "the 70-token row is truncated to max_seq_length");
+  assert.throws(() => [...lm.iterateBatches([ex(3)], 2, 64)], /at least batch_size=2 examples but only has 1/);
+});
+
+test("defaultLoss: mean cross-entropy over targets with offset ≤ position < length", async () => {
+  const { model } = await load(modelDir);
+  const b = lm.makeBatch([{ tokens: [2, 10, 11, 12, 13, 14], offset: 3, source: "a" }, { tokens: [2, 20, 21, 22], offset: 0, source: "b" }], 64);
+  const [loss, ntoks] = lm.defaultLoss(model, b.batch, b.lengths);
+  assert.equal(ntoks.item(), 3 + 3);
+  const logits = model.forward(mx.slice(b.batch, [0, 0], [2, b.batch.shape[1] - 1]));
+  const lsm = mx.subtract(logits, mx.logsumexp(logits, -1, true)).tolist() as number[][][];
+  const ids = b.batch.tolist() as number[][];
+  let sum = 0;
+  for (const j of [2, 3, 4]) sum -= lsm[0][j][ids[0][j + 1]];
+  for (const j of [0, 1, 2]) sum -= lsm[1][j][ids[1][j + 1]];
+  assert.ok(Math.abs((loss.item() as number) - sum / 6) < 1e-4);
+});
+
+test("lr schedules: warmup then cosine decay, as mlx-lm's build_schedule", () => {
+  const s = lm.buildSchedule({ name: "cosine_decay", arguments: [1e-3, 100, 1e-5], warmup: 10, warmup_init: 0 });
+  const at = (i: number) => s(mx.array(i)).item() as number;
+  assert.ok(Math.abs(at(0)) < 1e-9);
+  assert.ok(Math.abs(at(5) - 5e-4) < 1e-9);
+  assert.ok(Math.abs(at(10) - 1e-3) < 1e-9);
+  assert.ok(Math.abs(at(11) - 1e-3) < 1e-9);
+  assert.ok(Math.abs(at(111) - 1e-5) < 1e-9);
+  assert.throws(() => lm.buildSchedule({ name: "nope", arguments: [1] }), /unknown schedule 'nope'/);
+});
+
+// ---- the YAML subset ----
+
+test("config files: the YAML subset mlx-lm's lora configs use", () => {
+  const cfg = parseYaml(`# The model
+model: "mlx-community/gemma-3-1b-it"
+train: true
+fine_tune_type: lora   # comment
+learning_rate: 1e-5
+num_layers: -1
+lr_schedule:
+  name: cosine_decay
+  warmup: 100
+  arguments: [1e-5, 1000, 1e-7]
+lora_parameters:
+  keys: ["self_attn.q_proj", 'self_attn.v_proj']
+  rank: 8
+  scale: 20.0
+  dropout: 0.0
+optimizer_config:
+  adamw:
+    weight_decay: 0.01
+    betas:
+      - 0.9
+      - 0.98
+resume_adapter_file: null
+`, "lora_config.yaml");
+  assert.deepEqual(cfg, {
+    model: "mlx-community/gemma-3-1b-it", train: true, fine_tune_type: "lora", learning_rate: 1e-5, num_layers: -1,
+    lr_schedule: { name: "cosine_decay", warmup: 100, arguments: [1e-5, 1000, 1e-7] },
+    lora_parameters: { keys: ["self_attn.q_proj", "self_attn.v_proj"], rank: 8, scale: 20, dropout: 0 },
+    optimizer_config: { adamw: { weight_decay: 0.01, betas: [0.9, 0.98] } },
+    resume_adapter_file: null,
+  });
+  assert.throws(() => parseYaml("a: 1\n  b: 2\n", "c.yaml"), /c\.yaml line 2: unexpected indentation/);
+  assert.throws(() => parseYaml("a: &x 1\n", "c.yaml"), /line 1: '&'/);
+  assert.throws(() => parseYaml("a: 1\na: 2\n", "c.yaml"), /line 2: duplicate key 'a'/);
+});
+
+// ---- `hearth lora` / `hearth fuse` end to end ----
+
+function chatData(nTrain = 16): string {
+  const dir = tmp("chat");
+  writeJsonl(join(dir, "train.jsonl"), chatRecords(nTrain));
+  writeJsonl(join(dir, "valid.jsonl"), chatRecords(nTrain));
+  writeJsonl(join(dir, "test.jsonl"), chatRecords(8));
+  return dir;
+}
+
+async function cli(run: typeof runLora, argv: string[], signal?: AbortSignal, onLine?: (l: string) => void) {
+  const lines: string[] = [], errs: string[] = [];
+  const code = await run(argv, { stdout: (l) => { lines.push(l); onLine?.(l); }, stderr: (l) => errs.push(l), signal: signal ?? new AbortController().signal });
+  return { code, lines, errs };
+}
+
+/** Greedy continuation through model.forward (no cache: the model is tiny). */
+function greedy(model: lm.LanguageModel, prompt: number[], n: number): number[] {
+  const ids = prompt.slice();
+  for (let i = 0; i < n; i++) {
+    const logits = model.forward(mx.array([ids], mx.int32));
+    const last = mx.slice(logits, [0, ids.length - 1, 0], [1, ids.length, logits.shape[2]]);
+    ids.push(mx.argmax(last).item() as number);
+  }
+  return ids.slice(prompt.length);
+}
+
+const valLosses = (lines: string[]) => lines.filter((l) => /Val loss/.test(l)).map((l) => Number(/Val loss ([\d.]+)/.exec(l)![1]));
+const trainLosses = (lines: string[]) => lines.filter((l) => /Train loss/.test(l)).map((l) => Number(/Train loss ([\d.]+)/.exec(l)![1]));
+
+test("hearth lora --train on a chat dataset: validation loss halves, files in mlx-lm's layout, adapter generation equals the fused model's", async () => {
+  const model = modelWithTokenizer();
+  const data = chatData();
+  const adapters = join(tmp("run"), "adapters");
+  const r = await cli(runLora, ["--model", model, "--train", "--data", data, "--adapter-path", adapters, "--mask-prompt",
+    "--iters", "100", "--batch-size", "4", "--num-layers", "4", "--learning-rate", "1e-3", "--steps-per-report", "10",
+    "--steps-per-eval", "50", "--val-batches", "-1", "--save-every", "50", "--test"]);
+  assert.equal(r.code, 0);
+  const val = valLosses(r.lines);
+  assert.equal(val.length, 3);
+  assert.ok(val[2] <= val[0] / 2, `validation loss ${val[0]} → ${val[2]}`);
+  assert.match(r.lines.join("\n"), /Trainable parameters: [\d.]+% \([\d.]+M\/[\d.]+M\)/);
+  assert.match(r.lines.join("\n"), /Iter 10: Train loss [\d.]+, Learning Rate 1\.000e-3, It\/sec [\d.]+, Tokens\/sec [\d.]+, Trained Tokens 120, Peak mem [\d.]+ GB/);
+  assert.match(r.lines.join("\n"), /Test loss [\d.]+, Test ppl [\d.]+\./);
+  for (const f of ["adapters.safetensors", "adapter_config.json", "0000050_adapters.safetensors", "0000100_adapters.safetensors"])
+    assert.ok(existsSync(join(adapters, f)), f);
+  const cfg = JSON.parse(readFileSync(join(adapters, "adapter_config.json"), "utf8"));
+  assert.equal(cfg.fine_tune_type, "lora");
+  assert.equal(cfg.num_layers, 4);
+  assert.deepEqual(cfg.lora_parameters, { rank: 8, scale: 20, dropout: 0 });
+  assert.equal(cfg.mask_prompt, true);
+  const names = Object.keys(mx.load(join(adapters, "adapters.safetensors")));
+  assert.equal(names.length, 4 * 7 * 2);
+  assert.ok(names.includes("model.layers.0.mlp.up_proj.lora_b"));
+
+  // Generation with --adapter-path vs the fused folder: the same greedy tokens.
+  const withAdapter = await load(model, { adapterPath: adapters });
+  const tok = withAdapter.tokenizer!;
+  const fusedDir = join(tmp("fused"), "model");
+  const f = await cli(runFuse as typeof runLora, ["--model", model, "--adapter-path", adapters, "--save-path", fusedDir]);
+  assert.equal(f.code, 0);
+  for (const name of ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]) assert.ok(existsSync(join(fusedDir, name)), name);
+  const fused = await load(fusedDir);
+  assert.ok(fused.tokenizer);
+  assert.equal(lm.adapterLayers(fused.model).length, 0);
+  let right = 0;
+  for (let k = 0; k < 16; k++) {
+    const prompt = tok.applyChatTemplate([{ role: "user", content: `w${100 + k}` }], { addGenerationPrompt: true });
+    const a = greedy(withAdapter.model, prompt, 3), b = greedy(fused.model, prompt, 3);
+    assert.deepEqual(a, b, `prompt w${100 + k}`);
+    if (a[0] === 200 + k && a[1] === 300 + k) right++;
+  }
+  assert.ok(right >= 12, `memorised ${right}/16 pairs`);
+  // The base model without the adapter answers differently.
+  const base = await load(model);
+  const p0 = tok.applyChatTemplate([{ role: "user", content: "w100" }], { addGenerationPrompt: true });
+  assert.notDeepEqual(greedy(base.model, p0, 2), greedy(fused.model, p0, 2));
+
+  // --test alone evaluates the saved adapter.
+  const t = await cli(runLora, ["--model", model, "--test", "--data", data, "--adapter-path", adapters, "--mask-prompt"]);
+  assert.equal(t.code, 0);
+  assert.equal(t.lines.find((l) => l.startsWith("Test loss")), r.lines.find((l) => l.startsWith("Test loss")));
+});
+
+test("hearth lora: stopping leaves a complete adapter file; --resume-adapter-file continues from it", async () => {
+  const model = modelWithTokenizer();
+  const data = chatData();
+  const adapters = join(tmp("stop"), "adapters");
+  const ctrl = new AbortController();
+  const common = ["--model", model, "--train", "--data", data, "--adapter-path", adapters, "--mask-prompt", "--batch-size", "4",
+    "--num-layers", "2", "--learning-rate", "1e-3", "--steps-per-report", "5", "--steps-per-eval", "1000", "--val-batches", "-1", "--save-every", "5"];
+  const r = await cli(runLora, [...common, "--iters", "1000"], ctrl.signal, (l) => { if (l.startsWith("Iter 10: Train")) ctrl.abort(); });
+  assert.equal(r.code, 130);
+  assert.match(r.lines.join("\n"), /Stopped at iteration 10\./);
+  const saved = mx.load(join(adapters, "adapters.safetensors"));
+  assert.equal(Object.keys(saved).length, 2 * 7 * 2);
+  const withAdapter = await load(model, { adapterPath: adapters });
+  const logits = withAdapter.model.forward(mx.array([[2, 4, 6, 100, 5, 4, 7]], mx.int32));
+  assert.ok(Number.isFinite(mx.sum(logits).item() as number));
+  // Resume: the first validation loss is the stopped adapter's, below a fresh start's.
+  const stoppedLoss = await lm.evaluate({ model: withAdapter.model as any, dataset: lm.loadJsonlDataset(join(data, "valid.jsonl"), withAdapter.tokenizer!, { maskPrompt: true }), batchSize: 4 });
+  const resumed = join(tmp("resume"), "adapters");
+  const r2 = await cli(runLora, [...common.map((v) => (v === adapters ? resumed : v)), "--iters", "5", "--resume-adapter-file", join(adapters, "adapters.safetensors")]);
+  assert.equal(r2.code, 0);
+  assert.ok(Math.abs(valLosses(r2.lines)[0] - stoppedLoss) < 2e-3, `resumed at ${valLosses(r2.lines)[0]}, the stopped adapter gives ${stoppedLoss}`);
+  const fresh = await cli(runLora, [...common.map((v) => (v === adapters ? join(tmp("fresh"), "a") : v)), "--iters", "5"]);
+  assert.ok(valLosses(r2.lines)[0] < valLosses(fresh.lines)[0], `resumed ${valLosses(r2.lines)[0]} vs fresh ${valLosses(fresh.lines)[0]}`);
+});
+
+test("hearth lora: DoRA from a YAML config, full fine-tuning, and --grad-checkpoint giving the same losses", async () => {
+  const model = modelWithTokenizer();
+  const data = chatData(8);
+  const base = ["--model", model, "--train", "--data", data, "--mask-prompt", "--batch-size", "4", "--iters", "6",
+    "--steps-per-report", "2", "--steps-per-eval", "1000", "--val-batches", "-1", "--save-every", "100"];
+  const dir = tmp("cfg");
+  writeFileSync(join(dir, "dora.yaml"), `fine_tune_type: dora\nnum_layers: 2\nlearning_rate: 1e-3\nlora_parameters:\n  keys: ["self_attn.q_proj", "self_attn.v_proj"]\n  rank: 4\n  scale: 10.0\n  dropout: 0.0\n`);
+  const dora = join(dir, "dora");
+  const d = await cli(runLora, [...base, "-c", join(dir, "dora.yaml"), "--adapter-path", dora]);
+  assert.equal(d.code, 0);
+  const dn = Object.keys(mx.load(join(dora, "adapters.safetensors"))).sort();
+  assert.deepEqual(dn.filter((k) => k.startsWith("model.layers.3.")), [
+    "model.layers.3.self_attn.q_proj.lora_a", "model.layers.3.self_attn.q_proj.lora_b", "model.layers.3.self_attn.q_proj.m",
+    "model.layers.3.self_attn.v_proj.lora_a", "model.layers.3.self_attn.v_proj.lora_b", "model.layers.3.self_attn.v_proj.m"]);
+  const dcfg = JSON.parse(readFileSync(join(dora, "adapter_config.json"), "utf8"));
+  assert.equal(dcfg.fine_tune_type, "dora");
+  assert.deepEqual(dcfg.lora_parameters.keys, ["self_attn.q_proj", "self_attn.v_proj"]);
+  assert.ok((await load(model, { adapterPath: dora })).model.layers[3] !== undefined);
+
+  const full = join(dir, "full");
+  const fr = await cli(runLora, [...base, "--fine-tune-type", "full", "--num-layers", "1", "--learning-rate", "1e-4", "--optimizer", "adamw", "--adapter-path", full]);
+  assert.equal(fr.code, 0);
+  const fn = Object.keys(mx.load(join(full, "adapters.safetensors")));
+  assert.ok(fn.every((k) => k.startsWith("model.layers.3.")) && fn.includes("model.layers.3.mlp.down_proj.weight"));
+  assert.equal(JSON.parse(readFileSync(join(full, "adapter_config.json"), "utf8")).lora_parameters, null);
+  const tuned = (await load(model, { adapterPath: full })).model;
+  const plain = (await load(model)).model;
+  const ids = mx.array([[2, 4, 6, 100, 5]], mx.int32);
+  assert.ok((mx.max(mx.abs(mx.subtract(tuned.forward(ids), plain.forward(ids)))).item() as number) > 1e-4);
+
+  const a = await cli(runLora, [...base, "--num-layers", "3", "--learning-rate", "1e-3", "--adapter-path", join(dir, "a")]);
+  const b = await cli(runLora, [...base, "--num-layers", "3", "--learning-rate", "1e-3", "--adapter-path", join(dir, "b"), "--grad-checkpoint"]);
+  const la = trainLosses(a.lines), lb = trainLosses(b.lines);
+  assert.equal(la.length, 3);
+  la.forEach((v, i) => assert.ok(Math.abs(v - lb[i]) <= 2e-3 * Math.max(1, v), `step ${i}: ${v} vs ${lb[i]}`));
+  const wa = mx.load(join(dir, "a", "adapters.safetensors")), wb = mx.load(join(dir, "b", "adapters.safetensors"));
+  for (const k of Object.keys(wa)) assert.ok((mx.max(mx.abs(mx.subtract(wa[k], wb[k]))).item() as number) < 1e-4, k);
+});
+
+test("train(): over-long examples are truncated with one warning that counts them", async () => {
+  const { model } = await load(modelDir);
+  const tok = wordTokenizer();
+  const trainSet = lm.createDataset([...chatRecords(2), { messages: [{ role: "user", content: "w1" }, { role: "assistant", content: "w2" }] },
+    { prompt: "w5", completion: "w6" }].slice(0, 3).concat(chatRecords(1, 5)), tok, "train.jsonl", { maskPrompt: true });
+  const warnings: string[] = [];
+  const res = await lm.train({ model, trainSet, args: { iters: 1, batchSize: 2, maxSeqLength: 9, numLayers: 1 }, onWarning: (w) => warnings.push(w) });
+  assert.equal(res.iterations, 1);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /\[WARNING\] 3 of 4 training examples are longer than max_seq_length=9 tokens \(the longest has 10\); they are truncated to 9\. /);
+  warnings.length = 0;
+  await lm.train({ model, trainSet, args: { iters: 1, batchSize: 2, maxSeqLength: 8, numLayers: 1 }, onWarning: (w) => warnings.push(w) });
+  assert.match(warnings[0], /4 of 4 training examples .* and 4 of them lose every trained token/);
+  await assert.rejects(lm.train({ model, trainSet: { name: "e", format: "chat", examples: [] }, args: { iters: 1 } }), /the training set is empty/);
+});
+
+test("hearth lora / fuse: usage errors name the flag", async () => {
+  await assert.rejects(runLora(["--model"]), /--model needs a value/);
+  await assert.rejects(runLora(["--bogus"]), /unknown argument '--bogus'/);
+  await assert.rejects(runLora(["--iters", "ten"]), /--iters must be an integer, got 'ten'/);
+  await assert.rejects(runLora(["--fine-tune-type", "qlora"]), /--fine-tune-type must be one of lora, dora, full/);
+  await assert.rejects(runLora(["--train"]), /--model is required/);
+  await assert.rejects(runLora(["--model", modelWithTokenizer()]), /at least one of --train or --test/);
+  await assert.rejects(runLora(["--model", modelDir, "--train", "--data", "x"]), /has no tokenizer/);
+  await assert.rejects(runFuse(["--model", modelDir, "--adapter-path", "/nonexistent"]), /the adapter path does not exist/);
+  const help: string[] = [];
+  assert.equal(await runLora(["--help"], { stdout: (l) => help.push(l) }), 0);
+  assert.match(help[0], /--grad-checkpoint/);
+});
