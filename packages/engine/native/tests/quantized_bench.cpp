@@ -97,10 +97,11 @@ int main(int argc, char** argv) {
   Array w = randn_array({N, K}, Dtype::bfloat16, 1, 0.02f);
   Array wt = transpose(w);
   for (int bits : {4, 8}) {
-    std::vector<Array> q = quantize(w, 64, bits);
-    eval(q);
-    const double bytes = double(q[0].nbytes() + q[1].nbytes() + q[2].nbytes());
     for (Dtype t : {Dtype::bfloat16, Dtype::float32}) {
+      // Weights of the activations' dtype (scales and biases in it), as a model has them.
+      std::vector<Array> q = quantize(astype(w, t), 64, bits);
+      eval(q);
+      const double bytes = double(q[0].nbytes() + q[1].nbytes() + q[2].nbytes());
       Array x = randn_array({1, K}, t, 2, 1.0f);
       double s = best_of(reps, [&] { Array y = quantized_matmul(x, q[0], q[1], q[2], true, 64, bits); eval({y}); });
       std::printf("M=1 %d-bit g64 x %-8s: %7.3f ms  %6.1f GB/s of weights (%.2f MB)\n", bits, dtype_name(t), s * 1e3,

@@ -192,57 +192,76 @@ template <int BITS> void f32_prep(int64_t M, int64_t K, const void* x, Elem ex, 
   }
 }
 
+// MB float accumulators, passed by value so that they stay in registers once inlined.
+template <int MB> struct Acc {
+  __m512 v[MB];
+};
+
 // One group of GS codes against MB rows of x: Σ x·q per row (GS/16 vectors, fully unrolled), then
-// tot += Σ · scale.
+// tot + Σ · scale.
 template <int MB, int BITS, int GS>
-HEARTH_INLINE void f32_group(const uint8_t* wg, const float* xg, int64_t K, float scale, __m512 table, __m512 (&tot)[MB]) {
+HEARTH_INLINE Acc<MB> f32_group(const uint8_t* wg, const float* xg, int64_t K, float scale, __m512 table, Acc<MB> tot) {
   constexpr int NQ = GS / 16;
-  __m512 acc[MB];
+  Acc<MB> acc;
   for (int i = 0; i < NQ; i += (BITS == 8 ? 1 : 2)) {
     __m512 q0, q1;
     if constexpr (BITS == 8) q0 = decode8(wg + 16 * i);
     else decode4(wg + 8 * i, table, q0, q1);
     for (int r = 0; r < MB; r++) {
       const __m512 x0 = _mm512_loadu_ps(xg + r * K + 16 * i);
-      acc[r] = i == 0 ? _mm512_mul_ps(q0, x0) : _mm512_fmadd_ps(q0, x0, acc[r]);
-      if constexpr (BITS == 4) acc[r] = _mm512_fmadd_ps(q1, _mm512_loadu_ps(xg + r * K + 16 * i + 16), acc[r]);
+      acc.v[r] = i == 0 ? _mm512_mul_ps(q0, x0) : _mm512_fmadd_ps(q0, x0, acc.v[r]);
+      if constexpr (BITS == 4) acc.v[r] = _mm512_fmadd_ps(q1, _mm512_loadu_ps(xg + r * K + 16 * i + 16), acc.v[r]);
     }
   }
   const __m512 sv = _mm512_set1_ps(scale);
-  for (int r = 0; r < MB; r++) tot[r] = _mm512_fmadd_ps(acc[r], sv, tot[r]);
+  for (int r = 0; r < MB; r++) tot.v[r] = _mm512_fmadd_ps(acc.v[r], sv, tot.v[r]);
+  return tot;
 }
 
+// Groups [g0, g1) of W row n against x rows m0..m0+MB: y = (or +=, after the first block) Σ, plus the bias
+// term Σ_g bias_g · Σx_g once, with the first block.
 template <int MB, int BITS, int GS>
-HEARTH_INLINE void f32_rows(const QmvProblem& p, int64_t n, int64_t m0, const RowScratch& rs) {
+HEARTH_INLINE void f32_rows(const QmvProblem& p, int64_t n, int64_t m0, const RowScratch& rs, int64_t g0, int64_t g1) {
   const int64_t K = p.K, G = K / GS;
   const uint8_t* wrow = reinterpret_cast<const uint8_t*>(p.w + n * (K * BITS / 32));
   const float* x = static_cast<const float*>(p.xp) + m0 * K;
   const __m512 table = nibble_table();
-  __m512 t0[MB], t1[MB];  // even and odd groups: two chains hide the FMA latency
-  for (int r = 0; r < MB; r++) t0[r] = t1[r] = _mm512_setzero_ps();
+  Acc<MB> t0, t1;  // even and odd groups: two chains hide the FMA latency
+  for (int r = 0; r < MB; r++) t0.v[r] = t1.v[r] = _mm512_setzero_ps();
   constexpr int64_t WB = GS * BITS / 8;  // packed bytes per group
-  int64_t g = 0;
-  for (; g + 2 <= G; g += 2) {
-    f32_group<MB, BITS, GS>(wrow + g * WB, x + g * GS, K, rs.s[size_t(g)], table, t0);
-    f32_group<MB, BITS, GS>(wrow + (g + 1) * WB, x + (g + 1) * GS, K, rs.s[size_t(g + 1)], table, t1);
+  const float* sc = rs.s.data();
+  int64_t g = g0;
+  for (; g + 2 <= g1; g += 2) {
+    t0 = f32_group<MB, BITS, GS>(wrow + g * WB, x + g * GS, K, sc[g], table, t0);
+    t1 = f32_group<MB, BITS, GS>(wrow + (g + 1) * WB, x + (g + 1) * GS, K, sc[g + 1], table, t1);
   }
-  if (g < G) f32_group<MB, BITS, GS>(wrow + g * WB, x + g * GS, K, rs.s[size_t(g)], table, t0);
-  for (int r = 0; r < MB; r++)
-    p.y[(m0 + r) * p.ldy + n] =
-        _mm512_reduce_add_ps(_mm512_add_ps(t0[r], t1[r])) + dot_f32(rs.b.data(), p.xsum + (m0 + r) * G, G);
+  if (g < g1) t0 = f32_group<MB, BITS, GS>(wrow + g * WB, x + g * GS, K, sc[g], table, t0);
+  for (int r = 0; r < MB; r++) {
+    float& y = p.y[(m0 + r) * p.ldy + n];
+    const float part = _mm512_reduce_add_ps(_mm512_add_ps(t0.v[r], t1.v[r]));
+    if (g0 == 0) y = part + dot_f32(rs.b.data(), p.xsum + (m0 + r) * G, G);
+    else y += part;
+  }
 }
 
+// K is taken in blocks whose slice of x (all M rows) stays in L1 while every W row of the range passes over
+// it; W is still read once.
 template <int BITS, int GS> void f32_run_t(const QmvProblem& p, int64_t n0, int64_t n1) {
-  RowScratch rs(p.K / GS);
-  for (int64_t n = n0; n < n1; n++) {
-    rs.load(p, n, p.K / GS);
-    int64_t m = 0;
-    for (; m + 4 <= p.M; m += 4) f32_rows<4, BITS, GS>(p, n, m, rs);
-    switch (p.M - m) {
-      case 3: f32_rows<3, BITS, GS>(p, n, m, rs); break;
-      case 2: f32_rows<2, BITS, GS>(p, n, m, rs); break;
-      case 1: f32_rows<1, BITS, GS>(p, n, m, rs); break;
-      default: break;
+  const int64_t G = p.K / GS;
+  const int64_t GB = std::max<int64_t>(1, (int64_t(24) << 10) / (4 * GS * p.M));  // groups per block: ~24 KB of x
+  RowScratch rs(G);
+  for (int64_t g0 = 0; g0 < G; g0 += GB) {
+    const int64_t g1 = std::min(G, g0 + GB);
+    for (int64_t n = n0; n < n1; n++) {
+      rs.load(p, n, G);
+      int64_t m = 0;
+      for (; m + 4 <= p.M; m += 4) f32_rows<4, BITS, GS>(p, n, m, rs, g0, g1);
+      switch (p.M - m) {
+        case 3: f32_rows<3, BITS, GS>(p, n, m, rs, g0, g1); break;
+        case 2: f32_rows<2, BITS, GS>(p, n, m, rs, g0, g1); break;
+        case 1: f32_rows<1, BITS, GS>(p, n, m, rs, g0, g1); break;
+        default: break;
+      }
     }
   }
 }
