@@ -67,16 +67,16 @@ if (WHAT.includes("vision")) {
     hidden_size: 1152, intermediate_size: 4304, num_hidden_layers: layers, num_attention_heads: 16, image_size: 896, patch_size: 14,
   }));
   prepare(tower);
-  mx.eval(tower.forward(mx.slice(pvs[0], [0, 0, 0, 0], [1, 3, 896, 896])));  // warm-up
+  mx.tidy(() => mx.eval(tower.forward(pvs[0], { evalPerLayer: true })));  // warm-up
   t0 = performance.now();
   const c0 = process.cpuUsage();
-  for (const pv of pvs) mx.eval(tower.forward(pv));
+  for (const pv of pvs) mx.tidy(() => mx.eval(tower.forward(pv, { evalPerLayer: true })));
   const vis = secs(t0) / images;
   console.log(`  (CPU time ${(cpu(c0) / images).toFixed(2)} s/image over ${os.cpus().length} cores; load average ${load()})`);
   const full = (vis / layers) * 27;
   console.log(`SigLIP ${layers} layer(s), ${flag("dtype", "float32")}: ${vis.toFixed(2)} s/image` +
     (layers !== 27 ? `; 27 layers ≈ ${full.toFixed(1)} s/image (scaled)` : ""));
-  console.log(`preprocess + vision tower (27 layers): ${(1 / (pre + full)).toFixed(3)} images/s`);
+  console.log(`preprocess + vision tower (27 layers): ${(1 / (pre + full)).toFixed(3)} images/s; engine peak memory ${(mx.getPeakMemory() / 2 ** 30).toFixed(2)} GiB`);
 }
 
 if (WHAT.includes("embed")) {
@@ -91,14 +91,14 @@ if (WHAT.includes("embed")) {
   prepare(emb);
   const ids = mx.random.randint(0, 4096, [batch, tokens], mx.int32);
   const maskArr = mx.ones([batch, tokens], mx.int32);
-  mx.eval(emb.embedTokens(ids, maskArr).embeddings);  // warm-up
+  mx.tidy(() => mx.eval(emb.embedTokens(ids, maskArr).embeddings));  // warm-up
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   let done = 0;
   while (done < nTexts) {
-    mx.eval(emb.embedTokens(ids, maskArr).embeddings);
+    mx.tidy(() => mx.eval(emb.embedTokens(ids, maskArr).embeddings));
     done += batch;
   }
   const s = secs(t0);
-  console.log(`EmbeddingGemma-300m shapes, ${flag("dtype", "float32")}, ${tokens}-token texts, batch ${batch}: ${(done / s).toFixed(1)} embeddings/s (${(s / done * 1000).toFixed(1)} ms each; CPU time ${(cpu(c0) / done * 1000).toFixed(1)} ms each over ${os.cpus().length} cores; load average ${load()})`);
+  console.log(`EmbeddingGemma-300m shapes, ${flag("dtype", "float32")}, ${tokens}-token texts, batch ${batch}: ${(done / s).toFixed(1)} embeddings/s (${(s / done * 1000).toFixed(1)} ms each; CPU time ${(cpu(c0) / done * 1000).toFixed(1)} ms each over ${os.cpus().length} cores; load average ${load()}; peak memory ${(mx.getPeakMemory() / 2 ** 30).toFixed(2)} GiB)`);
 }

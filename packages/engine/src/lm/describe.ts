@@ -47,6 +47,15 @@ function isVisionModel(m: LanguageModel): m is VisionLanguageModel {
   return typeof (m as unknown as { getImageFeatures?: unknown }).getImageFeatures === "function";
 }
 
+/** The arrays a cache holds (its `arrays` when the cache lists them, else its own array fields), to keep across tidy. */
+function cacheArrays(caches: Cache[]): MxArray[] {
+  return caches.flatMap((c) => {
+    const listed = (c as unknown as { arrays?: MxArray[] }).arrays;
+    if (Array.isArray(listed)) return listed;
+    return Object.values(c as unknown as Record<string, unknown>).filter((v): v is MxArray => mx.isArray(v));
+  });
+}
+
 function lastRow(logits: MxArray): MxArray {
   const [, L, V] = logits.shape;
   return mx.reshape(mx.slice(logits, [0, L - 1, 0], [1, L, V]), [V]);
@@ -75,10 +84,19 @@ export async function describeImage(model: LanguageModel, processor: Gemma3Proce
     const row = lastRow(logits);
     if (temp === 0) return mx.argmax(row).item() as number;
     let k: MxArray | undefined;
-    if (key) [key, k] = mx.split(mx.random.split(key), 2).map((a) => mx.reshape(a, [2])) as [MxArray, MxArray];
+    if (key) [key, k] = mx.split(mx.random.split(key), 2).map((a) => mx.reshape(a, [2])) as [MxArray, MxArray];  // key kept by step()
     return mx.random.categorical(mx.multiply(row, 1 / temp), k ? { key: k } : {}).item() as number;
   };
-  let next = sample(model.forward(inputs.inputIds, { pixelValues: inputs.pixelValues, cache }));
+  // Each step runs in mx.tidy (its activations are freed at once, not at garbage collection), keeping the caches.
+  const step = (ids: MxArray, pixelValues?: MxArray): number =>
+    mx.tidy(() => {
+      const tok = sample(model.forward(ids, { pixelValues, cache }));
+      mx.keep(cacheArrays(cache));
+      if (key) mx.keep(key);
+      return tok;
+    });
+  let next = step(inputs.inputIds, inputs.pixelValues);
+  inputs.pixelValues?.dispose();
   const t1 = performance.now();
 
   const tok = processor.tokenizer;
@@ -94,7 +112,7 @@ export async function describeImage(model: LanguageModel, processor: Gemma3Proce
     const piece = detok.add(next);
     if (piece && opts.onText) opts.onText(piece);
     if (i === maxTokens - 1) break;
-    next = sample(model.forward(mx.array([[next]], mx.int32), { cache }));
+    next = step(mx.array([[next]], mx.int32));
   }
   const rest = detok.flush();
   if (rest && opts.onText) opts.onText(rest);

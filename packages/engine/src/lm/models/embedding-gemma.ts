@@ -222,13 +222,16 @@ export class EmbeddingGemma extends Module {
         ids.set(encoded[i], r * L);
         mask.fill(1, r * L, r * L + encoded[i].length);
       });
-      let { embeddings } = this.embedTokens(mx.array(ids, mx.int32, [idx.length, L]), mx.array(mask, mx.int32, [idx.length, L]),
-        { promptLengths: idx.map(() => promptLen) });
-      if (dims < full) {
-        embeddings = mx.slice(embeddings, [0, 0], [idx.length, dims]);
-        if (this.normalize) embeddings = l2normalize(embeddings);
-      }
-      const flat = embeddings.astype(mx.float32).toFloat32Array();
+      // One tidy scope per batch: its activations are freed at once rather than at garbage collection.
+      const flat = mx.tidy(() => {
+        let { embeddings } = this.embedTokens(mx.array(ids, mx.int32, [idx.length, L]), mx.array(mask, mx.int32, [idx.length, L]),
+          { promptLengths: idx.map(() => promptLen) });
+        if (dims < full) {
+          embeddings = mx.slice(embeddings, [0, 0], [idx.length, dims]);
+          if (this.normalize) embeddings = l2normalize(embeddings);
+        }
+        return embeddings.astype(mx.float32).toFloat32Array();
+      });
       idx.forEach((i, r) => (out[i] = flat.slice(r * dims, (r + 1) * dims)));
     }
     return out;

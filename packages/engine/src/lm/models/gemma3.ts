@@ -102,9 +102,12 @@ export class Model extends Module {
     return this.language_model.layers;
   }
 
-  /** Projected image features [n, mm_tokens_per_image, text hidden] for pixel values [n, 3, H, W]. */
-  getImageFeatures(pixelValues: MxArray): MxArray {
-    return this.multi_modal_projector.forward(this.vision_tower.forward(pixelValues));
+  /**
+   * Projected image features [n, mm_tokens_per_image, text hidden] for pixel values [n, 3, H, W]. The tower runs
+   * layer by layer (evaluated, activations freed) unless evalPerLayer is false (needed inside gradient transforms).
+   */
+  getImageFeatures(pixelValues: MxArray, opts: { evalPerLayer?: boolean } = {}): MxArray {
+    return this.multi_modal_projector.forward(this.vision_tower.forward(pixelValues, { evalPerLayer: opts.evalPerLayer ?? true }));
   }
 
   /**

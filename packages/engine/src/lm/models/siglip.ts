@@ -161,16 +161,26 @@ export class SiglipVisionModel extends Module {
     return this.vision_model.post_layernorm.weight!.dtype;
   }
 
-  /** hiddenStates, when given, collects the embeddings and each layer's output (as transformers' hidden_states). */
-  forward(pixelValues: MxArray, opts: { hiddenStates?: MxArray[] } = {}): MxArray {
+  /**
+   * hiddenStates, when given, collects the embeddings and each layer's output (as transformers' hidden_states).
+   * evalPerLayer evaluates layer by layer in mx.tidy scopes, freeing each layer's activations before the next (at
+   * 896 px one float32 layer holds about 1 GiB of them): for inference, not inside gradient transforms.
+   */
+  forward(pixelValues: MxArray, opts: { hiddenStates?: MxArray[]; evalPerLayer?: boolean } = {}): MxArray {
     if (pixelValues.ndim !== 4 || pixelValues.shape[1] !== this.args.numChannels)
       throw new Error(`[siglip] pixelValues must be [n, ${this.args.numChannels}, H, W] (NCHW), got [${pixelValues.shape.join(", ")}]`);
     const x = mx.transpose(pixelValues.astype(this.dtype), [0, 2, 3, 1]);
     let h = this.vision_model.embeddings.forward(x);
     opts.hiddenStates?.push(h);
     for (const layer of this.vision_model.encoder.layers) {
-      h = layer.forward(h);
-      opts.hiddenStates?.push(h);
+      const x = h;
+      h = opts.evalPerLayer ? mx.tidy(() => {
+        const y = layer.forward(x);
+        mx.eval(y);
+        return y;
+      }) : layer.forward(x);
+      if (opts.hiddenStates) opts.hiddenStates.push(h);
+      else if (opts.evalPerLayer && x !== pixelValues) x.dispose();
     }
     return this.vision_model.post_layernorm.forward(h);
   }
