@@ -17,6 +17,7 @@ const COMMANDS: Record<string, Command> = {
   lora: { summary: "Fine-tune with LoRA, DoRA or full training from JSONL data", load: async () => ({ run: (await import("./lora.js")).runLora }) },
   fuse: { summary: "Fold adapters into the base weights and save a plain model folder", load: async () => ({ run: (await import("./fuse.js")).runFuse }) },
   embed: { summary: "Embed texts with EmbeddingGemma (or any Gemma 3 text model)", load: async () => ({ run: (await import("./embed.js")).runEmbed }) },
+  bench: { summary: "Benchmark Gemma 3 prefill/decode against llama.cpp (node-llama-cpp) on this machine", load: async () => ({ run: (await import("./bench.js")).runBench }) },
   "describe-image": { summary: "Describe an image with a Gemma 3 vision model", load: async () => ({ run: (await import("./describe-image.js")).runDescribeImage }) },
 };
 
