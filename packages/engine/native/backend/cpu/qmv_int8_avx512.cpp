@@ -40,6 +40,8 @@ inline float hsum(__m512 v) {
 
 // NC output columns at once (they share the x loads). Weight scales are loaded 16 groups at a time and spread
 // to the lanes of each chunk by a per-chunk permutation (idx[c % period]).
+constexpr int64_t PF = 1536;  // prefetch distance in bytes of codes per column
+
 template <int BITS, int NC>
 void columns(const Problem& p, int64_t n, const __m512i* idx, int64_t period) {
   constexpr int64_t V = BITS == 4 ? 128 : 64;  // values per chunk
@@ -60,6 +62,8 @@ void columns(const Problem& p, int64_t n, const __m512i* idx, int64_t period) {
       }
       const __m512 xs = _mm512_load_ps(xl + c * 16);
       __m512i d[NC];
+      // The loads of the codes are where the time goes (the dot products wait on them): more lines in flight.
+      for (int j = 0; j < NC; j++) _mm_prefetch(reinterpret_cast<const char*>(wr[j] + c * 64 + PF), _MM_HINT_T0);
       if constexpr (BITS == 4) {
         const __m512i xe = _mm512_load_si512(xq + c * V), xo = _mm512_load_si512(xq + c * V + 64);
         for (int j = 0; j < NC; j++) {
