@@ -365,8 +365,61 @@ test("QLoRA: DoRA over nn.QuantizedLinear (magnitude from the dequantized weight
   const lin = new nn.Linear(64, 32, false);
   const q = Q.fromLinear(lin, 32, 4);
   const d = lm.DoRALinear.fromBase(q, { rank: 4, scale: 2 });
-  const w = (mx as any).dequantize(q.weight, q.scales, q.biases, q.groupSize, q.bits);
+  const w = mx.dequantize(q.weight, q.scales, q.biases, { groupSize: q.groupSize, bits: q.bits });
   assert.ok(relErr(d.m, mx.sqrt(mx.sum(mx.square(w), 1))) < 1e-5);
   const x = mx.random.normal([3, 64], mx.float32, 0, 1, mx.random.key(4));
   assert.ok(relErr(d.forward(x), mx.matmul(x, mx.transpose(w))) < 1e-4);
+});
+
+test("compiled training step: same loss and gradients as the plain one; dropout masks change between steps", async () => {
+  const model = await loraModel();
+  for (const [, l] of lm.adapterLayers(model)) l.lora_b = mx.multiply(mx.random.normal(l.lora_b.shape, mx.float32, 0, 1, mx.random.key(5)), 0.05);
+  const b = lm.makeBatch([{ tokens: Array.from(ref.input_ids.tolist() as number[][])[0], offset: 5, source: "a" },
+    { tokens: (ref.input_ids.tolist() as number[][])[1].slice(0, 13), offset: 3, source: "b" }], 64);
+  const [[l1], g1] = nn.valueAndGrad(model, lm.defaultLoss)(model, b.batch, b.lengths);
+  const step = lm.compiledValueAndGrad(model, lm.defaultLoss);
+  for (let i = 0; i < 2; i++) {
+    const [[l2], g2] = step(model, b.batch, b.lengths);
+    assert.ok(Math.abs((l1.item() as number) - (l2.item() as number)) < 1e-5);
+    gradsClose(g2, g1, 1e-5, `compiled call ${i}`);
+  }
+  for (const [, l] of lm.adapterLayers(model)) l.dropout = new nn.Dropout(0.5);
+  model.train();
+  const drop = lm.compiledValueAndGrad(model, lm.defaultLoss);
+  const [[d1]] = drop(model, b.batch, b.lengths);
+  const [[d2]] = drop(model, b.batch, b.lengths);
+  assert.notEqual(d1.item(), d2.item(), "a replay draws new dropout masks");
+});
+
+test("gradient checkpointing with the head in row chunks: same loss and gradients (uneven chunks, trainable norm)", async () => {
+  const model = await loraModel();
+  (model as any).model.norm.unfreeze();
+  for (const [, l] of lm.adapterLayers(model)) l.lora_b = mx.multiply(mx.random.normal(l.lora_b.shape, mx.float32, 0, 1, mx.random.key(5)), 0.05);
+  const rows = ref.input_ids.tolist() as number[][];
+  const b = lm.makeBatch([{ tokens: rows[0], offset: 5, source: "a" }, { tokens: rows[1].slice(0, 13), offset: 3, source: "b" },
+    { tokens: rows[1].slice(2, 9), offset: 0, source: "c" }], 64);
+  const [[l1, n1], g1] = nn.valueAndGrad(model, lm.defaultLoss)(model, b.batch, b.lengths);
+  for (const headChunks of [2, 3]) {
+    const [[l2, n2], g2] = lm.checkpointedValueAndGrad(model, lm.defaultLoss, { headChunks })(model, b.batch, b.lengths);
+    assert.equal(n2.item(), n1.item());
+    assert.ok(Math.abs((l1.item() as number) - (l2.item() as number)) < 1e-4 * (l1.item() as number), `${headChunks} chunks: loss`);
+    gradsClose(g2, g1, 1e-4, `${headChunks} chunks`);
+  }
+});
+
+test("adapters saved from a multimodal checkpoint (language_model.* names, mlx-lm and PEFT) load into the text model", async () => {
+  const init = Object.entries(ref).filter(([k]) => k.startsWith("init."));
+  const mlxDir = tmp("mm-mlx");
+  mx.saveSafetensors(join(mlxDir, "adapters.safetensors"),
+    Object.fromEntries(init.map(([k, v]) => [`language_model.${oursOf(k.slice(5))}`, mx.transpose(v)])));
+  lm.writeAdapterConfig(mlxDir, { fine_tune_type: "lora", num_layers: 2, lora_parameters: { rank: 4, scale: 2, dropout: 0 } });
+  const peftDir = tmp("mm-peft");
+  mx.saveSafetensors(join(peftDir, "adapter_model.safetensors"),
+    Object.fromEntries(init.map(([k, v]) => [`base_model.model.${k.slice(5).replace(/^model\./, "model.language_model.")}`, v])));
+  writeFileSync(join(peftDir, "adapter_config.json"), JSON.stringify({ peft_type: "LORA", r: 4, lora_alpha: 8, target_modules: info.targets }));
+  for (const dir of [mlxDir, peftDir]) {
+    const { model } = await load(modelDir, { adapterPath: dir });
+    const [loss] = fixtureLoss(model);
+    assert.ok(relErr(loss, ref.loss0) < 1e-4, dir);
+  }
 });

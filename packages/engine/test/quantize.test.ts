@@ -433,6 +433,17 @@ test("QLoRA: gradients flow through a frozen QuantizedLinear to the trainable la
   assert.ok(maxRel(grads.a.weight, ga) < 1e-4);
 });
 
+test("MLX's positional forms: quantize(w, groupSize, bits), dequantize(..., groupSize, bits), quantizedMatmul(..., transpose, groupSize, bits)", () => {
+  const w = arr(weights(8, 64, 3), [8, 64]);
+  const a = mx.quantize(w, { groupSize: 32, bits: 6 }), [wq, s, b] = mx.quantize(w, 32, 6);
+  assert.deepEqual(words(wq), words(a.wq));
+  assert.deepEqual(f32(mx.dequantize(wq, s, b, 32, 6)), f32(mx.dequantize(a.wq, a.scales, a.biases, { groupSize: 32, bits: 6 })));
+  const x = arr(randn([2, 64], 1), [2, 64]), xt = arr(randn([2, 8], 2), [2, 8]);
+  assert.deepEqual(f32(mx.quantizedMatmul(x, wq, s, b, true, 32, 6)), f32(mx.quantizedMatmul(x, wq, s, b, { groupSize: 32, bits: 6 })));
+  assert.deepEqual(f32(mx.quantizedMatmul(xt, wq, s, b, false, 32, 6)),
+    f32(mx.quantizedMatmul(xt, wq, s, b, { transpose: false, groupSize: 32, bits: 6 })));
+});
+
 test("quantized kernel names are reported", () => {
   assert.match(native.quantizedKernelName(), /^q4-bf16:\S+ q4-f32:\S+ q8:\S+$/);
 });

@@ -407,3 +407,40 @@ test("hearth lora / fuse: usage errors name the flag", async () => {
   assert.equal(await runLora(["--help"], { stdout: (l) => help.push(l) }), 0);
   assert.match(help[0], /--grad-checkpoint/);
 });
+
+test("QLoRA end to end: hearth lora on a quantized model (base stays quantized), fuse --dequantize / re-quantized fuse",
+  { skip: !(lm as any).convert && "needs lm.convert (quantization)" }, async () => {
+    const src = modelWithTokenizer();
+    const qdir = join(tmp("q"), "model");
+    await (lm as any).convert({ hfPath: src, mlxPath: qdir, quantize: true, qBits: 8, qGroupSize: 32 });
+    const data = chatData(8);
+    const adapters = join(tmp("qlora"), "adapters");
+    const r = await cli(runLora, ["--model", qdir, "--train", "--data", data, "--adapter-path", adapters, "--mask-prompt",
+      "--iters", "30", "--batch-size", "4", "--num-layers", "2", "--learning-rate", "1e-3", "--steps-per-report", "10",
+      "--steps-per-eval", "30", "--val-batches", "-1"]);
+    assert.equal(r.code, 0);
+    const val = valLosses(r.lines);
+    assert.ok(val[val.length - 1] < val[0] / 2, `QLoRA validation loss ${val[0]} → ${val[val.length - 1]}`);
+    const names = Object.keys(mx.load(join(adapters, "adapters.safetensors")));
+    assert.ok(names.every((k) => /\.lora_[ab]$/.test(k)), "only adapter weights are saved");
+    const withAdapter = await load(qdir, { adapterPath: adapters });
+    const q = (withAdapter.model.layers[3] as any).self_attn.q_proj;
+    assert.ok(q instanceof lm.LoRALinear && lm.isQuantizedLinear(q.linear), "the base stays quantized");
+
+    const deq = join(tmp("fq"), "model");
+    assert.equal((await cli(runFuse as typeof runLora, ["--model", qdir, "--adapter-path", adapters, "--save-path", deq, "--de-quantize"])).code, 0);
+    const cfg = JSON.parse(readFileSync(join(deq, "config.json"), "utf8"));
+    assert.equal(cfg.quantization, undefined);
+    const fused = await load(deq);
+    assert.ok(!lm.isQuantizedLinear((fused.model.layers[0] as any).mlp.up_proj));
+    const tok = withAdapter.tokenizer!;
+    for (let k = 0; k < 4; k++) {
+      const prompt = tok.applyChatTemplate([{ role: "user", content: `w${100 + k}` }], { addGenerationPrompt: true });
+      assert.deepEqual(greedy(fused.model, prompt, 3), greedy(withAdapter.model, prompt, 3));
+    }
+    const requant = join(tmp("fq2"), "model");
+    assert.equal((await cli(runFuse as typeof runLora, ["--model", qdir, "--adapter-path", adapters, "--save-path", requant])).code, 0);
+    const rq = await load(requant);
+    assert.ok(lm.isQuantizedLinear((rq.model.layers[3] as any).self_attn.q_proj), "fused layers are quantized again");
+    assert.equal(lm.adapterLayers(rq.model).length, 0);
+  });

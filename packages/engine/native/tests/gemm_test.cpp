@@ -15,7 +15,8 @@ Run every path (separate processes: cpu_features() reads HEARTH_ISA once):
   HEARTH_GEMM_BF16=avx512bf16 ./gemm_test --no-bench && HEARTH_GEMM_BF16=f32 ./gemm_test --no-bench && \
   HEARTH_GEMM_PACK_MB=1 ./gemm_test --no-bench && ./gemm_test
 (HEARTH_GEMM_BF16 forces a bf16 kernel; HEARTH_GEMM_PACK_MB=1 makes big products split into chunks.)
-Options: --no-bench (tests only), --no-test (benchmarks only), --quick (smaller test grid), --no-numpy.
+Options: --no-bench (tests only), --no-test (benchmarks only), --quick (smaller test grid), --no-numpy,
+  --threads N (pool size; numpy follows OPENBLAS_NUM_THREADS).
 AddressSanitizer run: add -fsanitize=address -g to every command above; run with --quick --no-bench. */
 #include <chrono>
 #include <cmath>
@@ -119,8 +120,13 @@ void check(T t, bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
       size_t o = size_t(i * C.ld + j);
       double got = t == T::f64 ? C.d[o] : double(C.f[o]);
       if (j >= N) {  // padding of C must be untouched
-        bool same = t == T::f64 ? std::memcmp(&C.d[o], &d_before[o], 8) == 0 : std::memcmp(&C.f[o], &f_before[o], 4) == 0;
-        if (!same) { ok = false; std::printf("    wrote C padding at (%lld,%lld)\n", (long long)i, (long long)j); break; }
+        bool same = t == T::f64 ? std::memcmp(&C.d[o], &d_before[o], 8) == 0
+                                : std::memcmp(&C.f[o], &f_before[o], 4) == 0;
+        if (!same) {
+          ok = false;
+          std::printf("    wrote C padding at (%lld,%lld)\n", (long long)i, (long long)j);
+          break;
+        }
         continue;
       }
       double ref = 0, mag = 0;
@@ -150,7 +156,7 @@ void check(T t, bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
 }
 
 void run_tests(bool quick) {
-  const double ab[][2] = {{1, 0}, {1, 1}, {0.5, -2}, {-1.5, 0}, {2, 0.25}};
+  const double ab[][2] = {{1, 0}, {1, 1}, {0.5, -2}, {-1.5, 0}, {2, 0.25}, {0, 0.5}};  // alpha, beta
   std::vector<int64_t> sizes = {0, 1, 2, 3, 4, 5, 7, 13, 14, 15, 16, 17, 29, 32, 33, 47, 65, 100};
   std::vector<int64_t> ks = {0, 1, 2, 3, 7, 16, 17, 31, 64, 100, 257};
   if (quick) sizes = {0, 1, 3, 4, 5, 14, 15, 17, 33, 47}, ks = {0, 1, 2, 17, 33, 64};
@@ -161,18 +167,19 @@ void run_tests(bool quick) {
         for (int64_t K : ks) {
           n++;
           int tr = n % 4;
-          const double* p = ab[(n / 4) % 5];
+          const double* p = ab[(n / 4) % 6];  // every transpose pair meets every alpha/beta
           check(t, tr & 1, tr >> 1, M, N, K, p[0], p[1], (n / 7) % 3 == 0 ? 3 : 0);
         }
   // Larger shapes: several cache blocks in every dimension, threading, big K, skinny shapes.
   struct S { int64_t M, N, K; };
   std::vector<S> big = {{300, 500, 700}, {257, 383, 519}, {2, 1000, 3000}, {1, 777, 4097}, {4, 3001, 65},
                         {1000, 3, 700}, {37, 41, 5000}, {515, 4100, 33}, {129, 130, 1030}, {700, 90, 2000}};
-  if (quick) big = {{120, 150, 530}, {1, 300, 600}, {300, 2, 300}, {70, 80, 1100}};
+  if (quick) big = {{120, 150, 530}, {1, 1000, 1100}, {1100, 2, 1000}, {70, 80, 1100}, {400, 70, 90}, {530, 40, 70}};
   for (T t : {T::f32, T::bf16, T::f16, T::f64})
     for (const S& s : big)
       for (int tr = 0; tr < 4; tr++)  // alpha = 1 with beta = 0/1 takes the kernels' direct C paths
-        check(t, tr & 1, tr >> 1, s.M, s.N, s.K, tr >= 2 ? 1.0 : 1.25, tr == 2 ? 0.5 : tr == 3 ? 1.0 : 0, tr == 1 ? 5 : 0);
+        check(t, tr & 1, tr >> 1, s.M, s.N, s.K, tr >= 2 ? 1.0 : 1.25, tr == 2 ? 0.5 : tr == 3 ? 1.0 : 0,
+              tr == 1 ? 5 : 0);
   // Bad arguments.
   bool threw = false;
   try {
@@ -228,17 +235,23 @@ void run_bench(bool numpy) {
   std::printf("\nbenchmarks: %d threads, best of several runs, two rounds (ours, numpy) per size; the machine is "
               "shared, so expect noise\n", num_threads());
   const int rounds = numpy ? 2 : 1;
+  auto best_of = [&](double& s, const std::function<void()>& f) { s = std::min(s, seconds(f)); };
   for (int64_t n : {512, 1024, 2048}) {
     std::vector<float> a(n * n), b(n * n), c(n * n);
     std::vector<uint16_t> ah(n * n), bh(n * n);
     for (int64_t i = 0; i < n * n; i++)
       a[i] = uniform(), b[i] = uniform(), ah[i] = float_to_bf16(a[i]), bh[i] = float_to_bf16(b[i]);
+    auto f32 = [&] { cpu::sgemm(false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n); };
+    auto bf16 = [&](bool tb) {
+      cpu::gemm_bf16(false, tb, n, n, n, 1.f, ah.data(), n, bh.data(), n, 0.f, c.data(), n);
+    };
+    auto f16 = [&] { cpu::gemm_f16(false, false, n, n, n, 1.f, ah.data(), n, bh.data(), n, 0.f, c.data(), n); };
     double s32 = 1e30, sbf = 1e30, sbt = 1e30, sf16 = 1e30, np = -1;
     for (int r = 0; r < rounds; r++) {
-      s32 = std::min(s32, seconds([&] { cpu::sgemm(false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n); }));
-      sbf = std::min(sbf, seconds([&] { cpu::gemm_bf16(false, false, n, n, n, 1.f, ah.data(), n, bh.data(), n, 0.f, c.data(), n); }));
-      sbt = std::min(sbt, seconds([&] { cpu::gemm_bf16(false, true, n, n, n, 1.f, ah.data(), n, bh.data(), n, 0.f, c.data(), n); }));
-      sf16 = std::min(sf16, seconds([&] { cpu::gemm_f16(false, false, n, n, n, 1.f, ah.data(), n, bh.data(), n, 0.f, c.data(), n); }));
+      best_of(s32, f32);
+      best_of(sbf, [&] { bf16(false); });
+      best_of(sbt, [&] { bf16(true); });
+      best_of(sf16, f16);
       if (numpy) np = std::max(np, numpy_rate(n));
     }
     double flop = 2.0 * n * n * n;
@@ -246,17 +259,22 @@ void run_bench(bool numpy) {
     if (np > 0) std::printf(" (numpy %6.1f, ratio %.2f)", np, flop / s32 / 1e9 / np);
     std::printf("   bf16 %7.1f (B^T %7.1f)   f16 %6.1f\n", flop / sbf / 1e9, flop / sbt / 1e9, flop / sf16 / 1e9);
   }
+  // LLM decode: y[1, N] = x[1, K] · W^T with W stored [N, K]; also W stored [K, N] (trans_b = false).
   const int64_t N = 4096, K = 4096;
   std::vector<float> x(K), w(N * K), y(N);
   std::vector<uint16_t> xh(K), wh(N * K);
   for (int64_t i = 0; i < K; i++) x[i] = uniform(), xh[i] = float_to_bf16(x[i]);
   for (int64_t i = 0; i < N * K; i++) w[i] = uniform(), wh[i] = float_to_bf16(w[i]);
+  auto f32 = [&](bool tb) { cpu::sgemm(false, tb, 1, N, K, 1.f, x.data(), K, w.data(), tb ? K : N, 0.f, y.data(), N); };
+  auto bf16 = [&](bool tb) {
+    cpu::gemm_bf16(false, tb, 1, N, K, 1.f, xh.data(), K, wh.data(), tb ? K : N, 0.f, y.data(), N);
+  };
   double s32 = 1e30, sbf = 1e30, s32n = 1e30, sbfn = 1e30, np = -1;
   for (int r = 0; r < rounds; r++) {
-    s32 = std::min(s32, seconds([&] { cpu::sgemm(false, true, 1, N, K, 1.f, x.data(), K, w.data(), K, 0.f, y.data(), N); }));
-    sbf = std::min(sbf, seconds([&] { cpu::gemm_bf16(false, true, 1, N, K, 1.f, xh.data(), K, wh.data(), K, 0.f, y.data(), N); }));
-    s32n = std::min(s32n, seconds([&] { cpu::sgemm(false, false, 1, N, K, 1.f, x.data(), K, w.data(), N, 0.f, y.data(), N); }));
-    sbfn = std::min(sbfn, seconds([&] { cpu::gemm_bf16(false, false, 1, N, K, 1.f, xh.data(), K, wh.data(), N, 0.f, y.data(), N); }));
+    best_of(s32, [&] { f32(true); });
+    best_of(sbf, [&] { bf16(true); });
+    best_of(s32n, [&] { f32(false); });
+    best_of(sbfn, [&] { bf16(false); });
     if (numpy) np = std::max(np, numpy_rate(0));
   }
   std::printf("  gemv 1x4096 · (4096x4096)^T weight reads: f32 %5.1f GB/s", N * K * 4 / s32 / 1e9);
@@ -275,6 +293,7 @@ int main(int argc, char** argv) {
     else if (a == "--no-test") test = false;
     else if (a == "--quick") quick = true;
     else if (a == "--no-numpy") numpy = false;
+    else if (a == "--threads" && i + 1 < argc) set_num_threads(std::atoi(argv[++i]));
   }
   const char* isa = std::getenv("HEARTH_ISA");
   std::printf("HEARTH_ISA=%s  isa level: %s\nkernels: %s\n", isa ? isa : "(unset)", cpu_isa_level(),

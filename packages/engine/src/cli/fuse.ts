@@ -21,7 +21,7 @@ export async function runFuse(argv: string[], io: CliIO = {}): Promise<number> {
     out(usage("fuse", "Fuse fine-tuned adapters into the base model, as mlx_lm.fuse.", FLAGS));
     return 0;
   }
-  if (!a.model) throw new UsageError("hearth fuse: --model is required");
+  if (!a.model) throw new UsageError("--model is required");
   const adapterPath = a.adapter_path ?? "adapters";
   const savePath = a.save_path ?? "fused_model";
   out("Loading pretrained model");

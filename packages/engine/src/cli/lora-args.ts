@@ -1,5 +1,9 @@
 // A small argv parser for the tuner commands (lora, fuse): mlx_lm's kebab-case flags, `--flag value` or
-// `--flag=value`, booleans without a value, unknown flags and bad values as errors that name the flag.
+// `--flag=value`, booleans without a value, unknown flags and bad values as errors that name the flag (the
+// dispatcher's UsageError: exit code 2, printed as "hearth <command>: <message>").
+import { UsageError } from "./args.js";
+
+export { UsageError };
 
 export type FlagType = "string" | "int" | "float" | "bool";
 
@@ -13,12 +17,6 @@ export interface FlagSpec {
   choices?: string[];
 }
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
 
 /** Parses argv against the specs: flag → value (only flags that were given). `--help` sets help: true. */
 export function parseFlags(argv: string[], specs: Record<string, FlagSpec>, command: string): Record<string, unknown> {
@@ -37,30 +35,30 @@ export function parseFlags(argv: string[], specs: Record<string, FlagSpec>, comm
     const hit = byName.get(arg);
     if (!hit) {
       const close = [...byName.keys()].filter((k) => k.startsWith(arg.slice(0, 6)));
-      throw new UsageError(`hearth ${command}: unknown argument '${arg}'${close.length ? ` (did you mean ${close.slice(0, 3).join(", ")}?)` : ""}; see hearth ${command} --help`);
+      throw new UsageError(`unknown argument '${arg}'${close.length ? ` (did you mean ${close.slice(0, 3).join(", ")}?)` : ""}; see hearth ${command} --help`);
     }
     const [flag, spec] = hit;
     if (spec.type === "bool") {
       if (inline !== undefined) {
-        if (!/^(true|false|1|0)$/i.test(inline)) throw new UsageError(`hearth ${command}: ${flag} takes no value (or true/false), got '${inline}'`);
+        if (!/^(true|false|1|0)$/i.test(inline)) throw new UsageError(`${flag} takes no value (or true/false), got '${inline}'`);
         out[spec.dest] = /^(true|1)$/i.test(inline);
       } else out[spec.dest] = true;
       continue;
     }
     const raw = inline ?? argv[++i];
     if (raw === undefined || (inline === undefined && raw.startsWith("--")))
-      throw new UsageError(`hearth ${command}: ${flag} needs a value`);
+      throw new UsageError(`${flag} needs a value`);
     let v: unknown = raw;
     if (spec.type === "int") {
-      if (!/^-?\d+$/.test(raw)) throw new UsageError(`hearth ${command}: ${flag} must be an integer, got '${raw}'`);
+      if (!/^-?\d+$/.test(raw)) throw new UsageError(`${flag} must be an integer, got '${raw}'`);
       v = Number(raw);
     } else if (spec.type === "float") {
       const n = Number(raw);
-      if (raw.trim() === "" || !Number.isFinite(n)) throw new UsageError(`hearth ${command}: ${flag} must be a number, got '${raw}'`);
+      if (raw.trim() === "" || !Number.isFinite(n)) throw new UsageError(`${flag} must be a number, got '${raw}'`);
       v = n;
     }
     if (spec.choices && !spec.choices.includes(String(v)))
-      throw new UsageError(`hearth ${command}: ${flag} must be one of ${spec.choices.join(", ")}, got '${raw}'`);
+      throw new UsageError(`${flag} must be one of ${spec.choices.join(", ")}, got '${raw}'`);
     out[spec.dest] = v;
   }
   return out;

@@ -34,6 +34,7 @@ const FLAGS: Record<string, FlagSpec> = {
   "--config": { dest: "config", type: "string", aliases: ["-c"], help: "A YAML (or JSON) configuration file with the training options." },
   "--grad-checkpoint": { dest: "grad_checkpoint", type: "bool", help: "Use gradient checkpointing to reduce memory use." },
   "--seed": { dest: "seed", type: "int", help: "The PRNG seed." },
+  "--compile": { dest: "compile", type: "bool", help: "Compile the training step (mx.compile; not with --grad-checkpoint)." },
 };
 
 /** mlx-lm's CONFIG_DEFAULTS (less the hub-only ones). */
@@ -41,7 +42,7 @@ const DEFAULTS: Record<string, unknown> = {
   train: false, fine_tune_type: "lora", optimizer: "adam", optimizer_config: { adam: {}, adamw: {}, sgd: {}, adafactor: {} },
   seed: 0, num_layers: 16, batch_size: 4, iters: 1000, val_batches: 25, learning_rate: 1e-5, steps_per_report: 10,
   steps_per_eval: 200, resume_adapter_file: null, adapter_path: "adapters", save_every: 100, test: false, test_batches: 500,
-  max_seq_length: 2048, config: null, grad_checkpoint: false, lr_schedule: null,
+  max_seq_length: 2048, config: null, grad_checkpoint: false, lr_schedule: null, compile: false,
   lora_parameters: { ...DEFAULT_LORA_PARAMETERS }, mask_prompt: false,
 };
 
@@ -58,10 +59,10 @@ export interface CliIO {
 }
 
 function readConfigFile(path: string): Record<string, unknown> {
-  if (!existsSync(path)) throw new UsageError(`hearth lora: the config file ${path} does not exist`);
+  if (!existsSync(path)) throw new UsageError(`the config file ${path} does not exist`);
   const text = readFileSync(path, "utf8");
   const v = path.endsWith(".json") || text.trimStart().startsWith("{") ? JSON.parse(text) : parseYaml(text, path);
-  if (!v || typeof v !== "object" || Array.isArray(v)) throw new UsageError(`hearth lora: ${path} must hold a map of options`);
+  if (!v || typeof v !== "object" || Array.isArray(v)) throw new UsageError(`${path} must hold a map of options`);
   return v as Record<string, unknown>;
 }
 
@@ -75,7 +76,7 @@ function scheduleFrom(a: Record<string, any>): ScheduleConfig | null {
       const warm = a.warmup ?? 0;
       const steps = Math.max(1, a.iters - warm);
       const args = name === "cosine_decay" ? [a.learning_rate, steps, 0] : name === "linear_schedule" ? [a.learning_rate, 0, steps] : null;
-      if (!args) throw new UsageError(`hearth lora: --lr-schedule must be cosine_decay, linear_schedule or a JSON object, got '${s}'`);
+      if (!args) throw new UsageError(`--lr-schedule must be cosine_decay, linear_schedule or a JSON object, got '${s}'`);
       s = { name, arguments: args };
     }
   }
@@ -105,13 +106,13 @@ export async function runLora(argv: string[], io: CliIO = {}): Promise<number> {
     }
   }
   for (const [k, v] of Object.entries(DEFAULTS)) if (a[k] === undefined || a[k] === null) a[k] = v;
-  if (!a.model) throw new UsageError("hearth lora: --model is required (a local model folder or a Hugging Face id in the cache)");
-  if (!a.train && !a.test) throw new UsageError("hearth lora: must provide at least one of --train or --test");
+  if (!a.model) throw new UsageError("--model is required (a local model folder or a Hugging Face id in the cache)");
+  if (!a.train && !a.test) throw new UsageError("must provide at least one of --train or --test");
   const lp = { ...DEFAULT_LORA_PARAMETERS, ...(a.lora_parameters ?? {}) };
 
   out("Loading pretrained model");
   const { model, tokenizer } = await load(a.model);
-  if (!tokenizer) throw new UsageError(`hearth lora: ${a.model} has no tokenizer (tokenizer.json); the training data can't be tokenized`);
+  if (!tokenizer) throw new UsageError(`${a.model} has no tokenizer (tokenizer.json); the training data can't be tokenized`);
   out("Loading datasets");
   const features = { promptFeature: a.prompt_feature, completionFeature: a.completion_feature, textFeature: a.text_feature, chatFeature: a.chat_feature };
   const data = loadDataset(a.data ?? "", tokenizer, { maskPrompt: a.mask_prompt, train: a.train, test: a.test, ...features });
@@ -132,7 +133,7 @@ export async function runLora(argv: string[], io: CliIO = {}): Promise<number> {
         learningRate: a.learning_rate, lrSchedule: scheduleFrom(a), optimizer: a.optimizer, optimizerConfig: a.optimizer_config,
         maxSeqLength: a.max_seq_length, stepsPerReport: a.steps_per_report, stepsPerEval: a.steps_per_eval,
         valBatches: a.val_batches, saveEvery: a.save_every, adapterPath: a.adapter_path, resumeAdapterFile: a.resume_adapter_file,
-        seed: a.seed, gradCheckpoint: a.grad_checkpoint,
+        seed: a.seed, gradCheckpoint: a.grad_checkpoint, compile: Boolean(a.compile),
         configExtras: {
           model: a.model, data: a.data, train: a.train, test: a.test, test_batches: a.test_batches, mask_prompt: a.mask_prompt,
           config: a.config,

@@ -24,6 +24,12 @@ export interface Quantized {
   biases: MxArray;
 }
 
+// MLX's Python signatures also take group_size and bits positionally.
+function positional(a: QuantizeOptions | number | null | undefined, b: number | null | undefined): QuantizeOptions {
+  if (a !== null && typeof a === "object") return a;
+  return { groupSize: a ?? undefined, bits: b ?? undefined };
+}
+
 function params(op: string, o: QuantizeOptions): [number, number] {
   if (o.mode !== undefined && o.mode !== "affine")
     throw new EngineError(`[${op}] quantization mode '${o.mode}' is not supported; only 'affine' is`);
@@ -36,15 +42,11 @@ function params(op: string, o: QuantizeOptions): [number, number] {
  * edge, codes = round((w − bias) / scale) packed into uint32 words. `w ≈ scale · code + bias`.
  * The result destructures as an object or, like MLX's tuple, as `[wq, scales, biases]`.
  */
-// MLX also takes these positionally (group_size, bits): accept a number where the options object goes.
-function positional<T extends object>(o: T | number | undefined, bits: number | undefined, extra: Partial<T> = {}): T {
-  if (typeof o === "number") return { ...extra, groupSize: o, ...(bits !== undefined ? { bits } : {}) } as unknown as T;
-  return (o ?? {}) as T;
-}
-
-export function quantize(w: MxArray, opts: QuantizeOptions | number = {}, bitsArg?: number): Quantized & Iterable<MxArray> {
-  const options = positional<QuantizeOptions>(opts, bitsArg);
-  const [gs, bits] = params("quantize", options);
+export function quantize(w: MxArray, options?: QuantizeOptions): Quantized & Iterable<MxArray>;
+/** MLX's positional form: `quantize(w, groupSize, bits)`. */
+export function quantize(w: MxArray, groupSize?: number | null, bits?: number | null): Quantized & Iterable<MxArray>;
+export function quantize(w: MxArray, a?: QuantizeOptions | number | null, b?: number | null): Quantized & Iterable<MxArray> {
+  const [gs, bits] = params("quantize", positional(a, b));
   const [wq, scales, biases] = (native.quantize(asArray(w, "quantize"), gs, bits) as MxArray[]).map((a) => track(a));
   const out = { wq, scales, biases };
   Object.defineProperty(out, Symbol.iterator, { value: function* () { yield wq; yield scales; yield biases; } });
@@ -57,10 +59,13 @@ export interface DequantizeOptions extends QuantizeOptions {
 }
 
 /** The float matrix `scale · code + bias` back from mx.quantize's outputs (in the scales' dtype). */
-export function dequantize(wq: MxArray, scales: MxArray, biases: MxArray, opts: DequantizeOptions | number = {},
-                           bitsArg?: number): MxArray {
-  const options = positional<DequantizeOptions>(opts, bitsArg);
+export function dequantize(wq: MxArray, scales: MxArray, biases: MxArray, options?: DequantizeOptions): MxArray;
+/** MLX's positional form: `dequantize(wq, scales, biases, groupSize, bits)`. */
+export function dequantize(wq: MxArray, scales: MxArray, biases: MxArray, groupSize?: number | null, bits?: number | null): MxArray;
+export function dequantize(wq: MxArray, scales: MxArray, biases: MxArray, a?: DequantizeOptions | number | null,
+                           b?: number | null): MxArray {
   const op = "dequantize";
+  const options: DequantizeOptions = positional(a, b);
   if (biases === null || biases === undefined)
     throw new EngineError(`[${op}] biases are required for affine quantization`);
   const [gs, bits] = params(op, options);
@@ -78,11 +83,15 @@ export interface QuantizedMatmulOptions extends QuantizeOptions {
  * streams the packed weights once. Differentiable with respect to x (and scales/biases), not the codes.
  */
 export function quantizedMatmul(x: MxArray, wq: MxArray, scales: MxArray, biases: MxArray,
-                                opts: QuantizedMatmulOptions | boolean = {}, groupSizeArg?: number, bitsArg?: number): MxArray {
-  const options: QuantizedMatmulOptions = typeof opts === "boolean"
-    ? { transpose: opts, ...(groupSizeArg !== undefined ? { groupSize: groupSizeArg } : {}), ...(bitsArg !== undefined ? { bits: bitsArg } : {}) }
-    : opts;
+                                options?: QuantizedMatmulOptions): MxArray;
+/** MLX's positional form: `quantizedMatmul(x, wq, scales, biases, transpose, groupSize, bits)`. */
+export function quantizedMatmul(x: MxArray, wq: MxArray, scales: MxArray, biases: MxArray, transpose?: boolean,
+                                groupSize?: number | null, bits?: number | null): MxArray;
+export function quantizedMatmul(x: MxArray, wq: MxArray, scales: MxArray, biases: MxArray,
+                                a?: QuantizedMatmulOptions | boolean, gsArg?: number | null, bitsArg?: number | null): MxArray {
   const op = "quantizedMatmul";
+  const options: QuantizedMatmulOptions = typeof a === "boolean" || a === undefined && (gsArg != null || bitsArg != null)
+    ? { transpose: a as boolean | undefined, groupSize: gsArg ?? undefined, bits: bitsArg ?? undefined } : (a ?? {});
   if (biases === null || biases === undefined)
     throw new EngineError(`[${op}] biases are required for affine quantization`);
   const [gs, bits] = params(op, options);

@@ -49,6 +49,17 @@ function fmtShape(s: number[]): string {
 }
 
 /**
+ * A multimodal (gemma3) checkpoint's text-model name as the text model here spells it: mlx-lm's
+ * language_model.model.* and transformers 5's model.language_model.* both become model.*.
+ */
+function textModelName(name: string, known: { has(k: string): boolean }): string {
+  if (known.has(name)) return name;
+  if (name.startsWith("language_model.")) return name.slice("language_model.".length);
+  if (name.startsWith("model.language_model.")) return "model." + name.slice("model.language_model.".length);
+  return name;
+}
+
+/**
  * Loads adapter tensors (name → array) into the model after checking each against the model's parameters: with
  * full false only lora_a / lora_b / m may be set; every unknown name or shape misfit is named in one error.
  */
@@ -56,6 +67,7 @@ export function loadAdapterWeights(model: Module, weights: Record<string, MxArra
   const params = new Map<string, MxArray>(treeFlatten(model.parameters()));
   const leaves = new Set(["lora_a", "lora_b", "m"]);
   const errors: string[] = [];
+  weights = Object.fromEntries(Object.entries(weights).map(([k, v]) => [textModelName(k, params), v]));
   for (const [name, w] of Object.entries(weights)) {
     const p = params.get(name);
     const allowed = p && (full || leaves.has(name.slice(name.lastIndexOf(".") + 1)));
@@ -142,7 +154,8 @@ function loadPeftAdapters<M extends Module>(model: M, path: string): M {
   const replace: [string, Module][] = [];
   const weights: [string, MxArray][] = [];
   const useDora = Boolean(cfg.use_dora);
-  for (const [p, e] of byModule) {
+  for (const [raw, e] of byModule) {
+    const p = textModelName(raw, modules);
     const base = modules.get(p);
     if (!e.A || !e.B) { errors.push(`  ${p}: needs both lora_A.weight and lora_B.weight`); continue; }
     if (!base) { errors.push(`  ${p}: no such module in the model`); continue; }

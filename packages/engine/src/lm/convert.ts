@@ -190,6 +190,10 @@ export async function convert(opts: ConvertOptions): Promise<ConvertResult> {
       "--mlx-path, or pass --force to replace it");
   if (opts.dtype !== undefined && !(CONVERSION_DTYPES as readonly string[]).includes(opts.dtype))
     throw new Error(`Unsupported --dtype '${opts.dtype}': use one of ${CONVERSION_DTYPES.join(", ")}`);
+  if (quantize && opts.qBits !== undefined && ![2, 3, 4, 5, 6, 8].includes(opts.qBits))
+    throw new Error(`[quantize] ${opts.qBits} bits are not supported; use 2, 3, 4, 5, 6 or 8`);
+  if (quantize && opts.qGroupSize !== undefined && ![32, 64, 128].includes(opts.qGroupSize))
+    throw new Error(`[quantize] group size ${opts.qGroupSize} is not supported; use 32, 64 or 128`);
   if (typeof opts.quantPredicate === "string" && !(QUANT_RECIPES as readonly string[]).includes(opts.quantPredicate))
     throw new Error(`Invalid quant recipe '${opts.quantPredicate}': use one of ${QUANT_RECIPES.join(", ")}`);
 

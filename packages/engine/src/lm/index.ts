@@ -32,7 +32,7 @@ export {
 } from "./tuner/datasets.js";
 export type { TokenizedDataset, Example, DatasetOptions, DataFormat } from "./tuner/datasets.js";
 export {
-  train, evaluate, iterateBatches, makeBatch, defaultLoss, makeOptimizer, TRAIN_DEFAULTS,
+  train, evaluate, iterateBatches, makeBatch, defaultLoss, makeOptimizer, compiledValueAndGrad, TRAIN_DEFAULTS,
 } from "./tuner/trainer.js";
 export type { TrainArgs, TrainOptions, TrainReport, TrainResult, Batch } from "./tuner/trainer.js";
 export {

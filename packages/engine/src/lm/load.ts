@@ -10,10 +10,11 @@ import { resolveModelPath } from "./hub.js";
 import { createModel } from "./models/index.js";
 import type { LanguageModel } from "./model.js";
 import { loadTokenizer, type Tokenizer } from "./tokenizer.js";
+import { loadAdapters } from "./adapters.js";
 import { applyQuantization } from "./quantization.js";
 
 export interface LoadOptions {
-  /** A LoRA adapter folder (adapters.safetensors + adapter_config.json) applied on top. */
+  /** An adapter folder applied on top: mlx-lm's (adapters.safetensors + adapter_config.json) or PEFT's. */
   adapterPath?: string;
   /** Cast floating weights to this dtype (e.g. "bfloat16"). */
   dtype?: Dtype | string;
@@ -52,12 +53,7 @@ export async function load(pathOrHubId: string, opts: LoadOptions = {}): Promise
   }
   applyQuantization(model, config, weights);  // layers with `<name>.scales` become QuantizedLinear/-Embedding
   model.loadWeights(Object.entries(weights), { strict: true });
-  if (opts.adapterPath) {
-    const { loadAdapters } = await import("./adapters.js" as string).catch(() => {
-      throw new Error("LoRA adapters are not supported yet in this build");
-    });
-    await loadAdapters(model, opts.adapterPath);
-  }
+  if (opts.adapterPath) loadAdapters(model, opts.adapterPath);
   model.eval();
   mx.eval(treeFlatten(model.parameters()).map(([, a]) => a));
   const tokenizer = opts.noTokenizer || !hasTokenizer(path) ? undefined : await loadTokenizer(path);

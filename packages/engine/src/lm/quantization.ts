@@ -67,7 +67,8 @@ function layerEntry(q: QuantizationConfig, path: string) {
  */
 export function applyQuantization(model: Module, config: Json, weights: Record<string, MxArray>): void {
   const q = readQuantization(config);
-  const quantizable = model.namedModules().filter(([p, m]) => p !== "" && isQuantizable(m));
+  const quantizable = model.namedModules().filter(([p, m]) => p !== "" && isQuantizable(m))
+    .sort(([a], [b]) => a.localeCompare(b, "en", { numeric: true }));  // checkpoint order, for the messages
   if (!q) {
     const stray = quantizable.find(([p]) => `${p}.scales` in weights);
     if (stray)

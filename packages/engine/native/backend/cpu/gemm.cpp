@@ -14,6 +14,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/cpu_features.h"
@@ -145,7 +146,7 @@ void generic_macro(int64_t m, int64_t n, int64_t k, const void* pa, const void* 
     }
 }
 
-const GemmKernel kGenericGemm = {"generic-6x8", kGMR, kGNR, 120, 512, 256, 1, 4, 1e6, 4,
+const GemmKernel kGenericGemm = {"generic-6x8", kGMR, kGNR, 120, 512, 256, 1, 4, 5e5, 4,
                                  generic_pack_a, generic_pack_b, generic_macro};
 
 // Portable skinny kernel: W is contiguous along k (dot products) or along j (row updates).
@@ -256,7 +257,8 @@ struct Buffer {
   }
   ~Buffer() { std::free(p); }
 };
-thread_local Buffer tl_pack_a, tl_pack_b;
+thread_local Buffer tl_pack_a, tl_pack_b;  // on the calling thread
+thread_local Buffer tl_tile_b;             // on each thread running tiles
 
 // Products whose packed operands would exceed this many bytes are done in row/column chunks (32 MB;
 // HEARTH_GEMM_PACK_MB lowers it so tests reach the chunked path with small matrices).
@@ -275,27 +277,55 @@ inline int64_t balanced_block(int64_t total, int64_t max, int64_t unit) {
   return std::min(round_up(max, unit), round_up(ceil_div(total, blocks), unit));
 }
 
+// Spins (politely, then yielding the core) until ready() holds. PAUSE takes ~140 cycles on recent Intel
+// cores, so 256 of them are ~10 µs.
+template <class P> void spin_until(const P& ready) {
+  for (int spins = 0; !ready(); spins++) {
+    if (spins < 256) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();  // maybe the thread we wait for shares this core
+    }
+  }
+}
+
 // Runs work(item, slot) for item in [0, n) on up to `threads` pool threads, each taking the next free item,
 // so a thread that the OS (or another process) slows down simply takes fewer items. `slot` (< threads)
-// identifies the thread running the item.
+// identifies the thread running the item. The caller waits for the last items by spinning: a thread that
+// sleeps on the pool's condition variable takes ~50 µs to wake on virtual machines, as long as a 256³
+// product takes on one core.
 template <class F> void run_items_slot(int64_t n, int threads, const F& work) {
   if (threads <= 1 || n <= 1) {
     for (int64_t i = 0; i < n; i++) work(i, 0);
     return;
   }
-  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> next{0}, done{0};
+  std::atomic<bool> failed{false};
   parallel_for(size_t(std::min<int64_t>(threads, n)), 1, [&](size_t slot, size_t) {
-    for (int64_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) work(i, int(slot));
+    try {
+      for (int64_t i; !failed.load(std::memory_order_relaxed) && (i = next.fetch_add(1)) < n;) {
+        work(i, int(slot));
+        done.fetch_add(1, std::memory_order_release);
+      }
+    } catch (...) {
+      failed = true;
+      throw;
+    }
+    if (slot == 0) spin_until([&] { return done.load(std::memory_order_acquire) >= n || failed.load(); });
   });
 }
 template <class F> void run_items(int64_t n, int threads, const F& work) {
   run_items_slot(n, threads, [&](int64_t i, int) { work(i); });
 }
 
-// Two phases per chunk of C: (1) pack op(A) rows and op(B) columns for every k block, split in groups of
-// panels over the threads; (2) compute tiles of C (about mc × nc) from the shared packed data, each tile
-// looping over the k blocks. Packed block p of an operand with `len` padded rows holds its panels
-// (stride mr × kpad_p elements) at offset len × p × kc elements: all but the last k block have kc = kpad.
+// Per chunk of C, one parallel region runs two kinds of items: first packing (op(A) rows and op(B) columns
+// for every k block, in groups of panels), then tiles of C (about mc × nc), each looping over the k blocks
+// of the shared packed data. A thread that takes a tile before all packing is finished waits for it; the
+// packing items were all taken already by running threads, so this cannot deadlock (and one thread alone
+// simply runs them in order). Packed block p of an operand with `len` padded rows holds its panels (stride
+// mr × kpad_p elements) at offset len × p × kc elements: all but the last k block have kc = kpad.
 void gemm_blocked(const GemmKernel& g, const View& A, const View& B, int64_t M, int64_t N, int64_t K, float alpha,
                   float beta, float* C, int64_t ldc) {
   const int64_t kc = balanced_block(K, g.kc, g.ku), nk = ceil_div(K, kc);
@@ -313,24 +343,11 @@ void gemm_blocked(const GemmKernel& g, const View& A, const View& B, int64_t M, 
     char* pa = tl_pack_a.get(size_t(mpad * kpad_all * es));
     for (int64_t n0 = 0; n0 < N; n0 += nch) {
       const int64_t nl = std::min(nch, N - n0), npad = round_up(nl, g.nr), pn = npad / g.nr;
-      char* pb = tl_pack_b.get(size_t(npad * kpad_all * es));
-      // Phase 1. A is packed once per row chunk and reused for every column chunk.
-      const int64_t ga = n0 == 0 ? ceil_div(pm, kGroup) : 0, gb = ceil_div(pn, kGroup);
-      run_items(nk * (ga + gb), threads, [&](int64_t it) {
-        int64_t p = it / (ga + gb), q = it % (ga + gb), kb, kpad;
-        kblock(p, &kb, &kpad);
-        if (q < ga) {
-          int64_t r = q * kGroup * g.mr;
-          g.pack_a(A, m0 + r, std::min(kGroup * g.mr, ml - r), p * kc, kb, pa + (mpad * p * kc + r * kpad) * es);
-        } else {
-          int64_t c = (q - ga) * kGroup * g.nr;
-          g.pack_b(B, p * kc, kb, n0 + c, std::min(kGroup * g.nr, nl - c), pb + (npad * p * kc + c * kpad) * es);
-        }
-      });
-      // Phase 2. Tiles of about mc × nc, split further (down to min_split micro-tiles a side) until there
-      // are at least four per thread and a multiple of the thread count, so the threads finish together
-      // even when a core is shared with other work. Tile sizes are then evened out over the extent.
-      int64_t tiles_m = ceil_div(ml, g.mc), tiles_n = ceil_div(nl, g.nc);
+      // Tiles of about mc × nc, split further (down to min_split micro-tiles a side) until there are at
+      // least four per thread and a multiple of the thread count, so the threads finish together even
+      // when a core is shared with other work; then evened out over the extent. Up to 2 mc rows stay one
+      // row of tiles, so that B need not be shared (below).
+      int64_t tiles_m = ml <= 2 * g.mc ? 1 : ceil_div(ml, g.mc), tiles_n = ceil_div(nl, g.nc);
       auto can_m = [&] { return ceil_div(ml, tiles_m + 1) >= g.min_split * g.mr; };
       auto can_n = [&] { return ceil_div(nl, tiles_n + 1) >= g.min_split * g.nr; };
       while (threads > 1 && (tiles_m * tiles_n < 4 * threads || tiles_m * tiles_n % threads)) {
@@ -340,16 +357,41 @@ void gemm_blocked(const GemmKernel& g, const View& A, const View& B, int64_t M, 
         else break;
       }
       const int64_t tm = round_up(ceil_div(ml, tiles_m), g.mr), tn = round_up(ceil_div(nl, tiles_n), g.nr);
-      auto count = [&] { return ceil_div(ml, tm) * ceil_div(nl, tn); };
-      const int64_t tiles_n_used = ceil_div(nl, tn);
-      run_items(count(), threads, [&](int64_t it) {
-        const int64_t i = it / tiles_n_used * tm, j = it % tiles_n_used * tn;
+      const int64_t cols = ceil_div(nl, tn), ntiles = ceil_div(ml, tm) * cols;
+      // With a single row of tiles (few rows in A) each part of B is used once: the tile packs it into a
+      // small per-thread buffer right before use, instead of a round trip through the shared copy.
+      const bool b_in_tile = ntiles == cols;
+      char* pb = b_in_tile ? nullptr : tl_pack_b.get(size_t(npad * kpad_all * es));
+      // Packing items; A is packed once per row chunk and reused for every column chunk.
+      const int64_t ga = n0 == 0 ? ceil_div(pm, kGroup) : 0, gb = b_in_tile ? 0 : ceil_div(pn, kGroup);
+      const int64_t npack = nk * (ga + gb);
+      std::atomic<int64_t> packed{0};
+      run_items(npack + ntiles, threads, [&](int64_t it) {
+        if (it < npack) {
+          int64_t p = it / (ga + gb), q = it % (ga + gb), kb, kpad;
+          kblock(p, &kb, &kpad);
+          if (q < ga) {
+            int64_t r = q * kGroup * g.mr;
+            g.pack_a(A, m0 + r, std::min(kGroup * g.mr, ml - r), p * kc, kb, pa + (mpad * p * kc + r * kpad) * es);
+          } else {
+            int64_t c = (q - ga) * kGroup * g.nr;
+            g.pack_b(B, p * kc, kb, n0 + c, std::min(kGroup * g.nr, nl - c), pb + (npad * p * kc + c * kpad) * es);
+          }
+          packed.fetch_add(1, std::memory_order_release);
+          return;
+        }
+        spin_until([&] { return packed.load(std::memory_order_acquire) == npack; });
+        const int64_t t = it - npack, i = t / cols * tm, j = t % cols * tn;
         const int64_t mb = std::min(tm, ml - i), nb = std::min(tn, nl - j);
+        char* tile_b = b_in_tile ? tl_tile_b.get(size_t(round_up(nb, g.nr) * round_up(kc, g.ku) * es)) : nullptr;
         for (int64_t p = 0; p < nk; p++) {
           int64_t kb, kpad;
           kblock(p, &kb, &kpad);
-          g.macro(mb, nb, kb, pa + (mpad * p * kc + i * kpad) * es, pb + (npad * p * kc + j * kpad) * es,
-                  C + (m0 + i) * ldc + n0 + j, ldc, alpha, p == 0 ? beta : 1.f);
+          const char* b = tile_b;
+          if (b_in_tile) g.pack_b(B, p * kc, kb, n0 + j, nb, tile_b);
+          else b = pb + (npad * p * kc + j * kpad) * es;
+          g.macro(mb, nb, kb, pa + (mpad * p * kc + i * kpad) * es, b, C + (m0 + i) * ldc + n0 + j, ldc, alpha,
+                  p == 0 ? beta : 1.f);
         }
       });
     }
@@ -384,7 +426,8 @@ void gemm_skinny(const GemvKernel& g, const View& X, const View& W, int64_t rows
   }
   constexpr int64_t kChunk = 256;  // most columns per kernel call (its y block stays in L1)
   const int64_t wbytes = W.type == Elem::f32 ? 4 : 2, xbytes = g.x_bf16 ? 2 : 4;
-  const int threads = double(cols) * double(K) < 2.0e5 ? 1 : num_threads();
+  // Threads for more than ~2 MB of weights: below that, waking a sleeping worker costs about as much.
+  const int threads = double(cols) * double(K) * double(wbytes) < 2.0e6 ? 1 : num_threads();
   auto store = [&](int64_t r, int64_t j, float v) {
     float* c = C + r * crs + j * ccs;
     *c = beta == 0.f ? alpha * v : alpha * v + beta * *c;
@@ -401,20 +444,23 @@ void gemm_skinny(const GemvKernel& g, const View& X, const View& W, int64_t rows
     });
     return;
   }
-  // W contiguous along j: split k instead, so each item streams whole rows of W; every thread slot sums
-  // its items into a private copy of y, added up at the end.
-  const int64_t kb = std::max<int64_t>(16, (int64_t(1) << 18) / (wbytes * std::min(cols, kChunk * 4)));
-  const int64_t nkb = ceil_div(K, kb), ncb = ceil_div(cols, kChunk), slots = std::min<int64_t>(threads, nkb * ncb);
-  std::vector<float> partial(size_t(slots * rows * cols), 0.f);
+  // W contiguous along j: split k instead, so each item streams whole rows of W (up to 4096 columns) and
+  // the hardware prefetchers see long runs; every thread slot sums its items into a private copy of y,
+  // added up at the end.
+  const int64_t cw = std::min<int64_t>(cols, 4096);
+  const int64_t kb = std::max<int64_t>(8, (int64_t(1) << 18) / (wbytes * cw));
+  const int64_t nkb = ceil_div(K, kb), ncb = ceil_div(cols, cw), slots = std::min<int64_t>(threads, nkb * ncb);
+  std::vector<float> partial(size_t(slots * rows * cols), 0.f), scratch(size_t(slots * rows * cw));
   run_items_slot(nkb * ncb, int(slots), [&](int64_t it, int slot) {
-    alignas(64) float y[4 * kChunk];
-    const int64_t k0 = it / ncb * kb, k1 = std::min(K, k0 + kb), j0 = it % ncb * kChunk, j1 = std::min(cols, j0 + kChunk);
+    const int64_t k0 = it / ncb * kb, k1 = std::min(K, k0 + kb);
+    const int64_t j0 = it % ncb * cw, j1 = std::min(cols, j0 + cw);
+    float* y = scratch.data() + slot * rows * cw;
     View Wk = W;
     Wk.p = static_cast<const char*>(W.p) + k0 * W.rs * wbytes;
-    g.run(rows, k1 - k0, static_cast<const char*>(x) + k0 * xbytes, kx, Wk, j0, j1, y, kChunk);
+    g.run(rows, k1 - k0, static_cast<const char*>(x) + k0 * xbytes, kx, Wk, j0, j1, y, cw);
     float* part = partial.data() + slot * rows * cols;
     for (int64_t r = 0; r < rows; r++)
-      for (int64_t j = j0; j < j1; j++) part[r * cols + j] += y[r * kChunk + j - j0];
+      for (int64_t j = j0; j < j1; j++) part[r * cols + j] += y[r * cw + j - j0];
   });
   for (int64_t r = 0; r < rows; r++)
     for (int64_t j = 0; j < cols; j++) {
@@ -505,7 +551,8 @@ void dgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double a
     B = bt.data(), ldb = N;
   }
   constexpr int64_t kKB = 128, kNB = 1024;
-  size_t grain = size_t(std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(1, N * K / 64)));
+  // Rows per thread chunk: at least ~4M multiply-adds, so small products stay on one thread.
+  size_t grain = size_t(std::max<int64_t>(1, (int64_t(1) << 22) / std::max<int64_t>(1, N * K)));
   parallel_for(size_t(M), grain, [&](size_t i0, size_t i1) {
     scale_c(int64_t(i1 - i0), N, beta, C + int64_t(i0) * ldc, ldc);
     for (int64_t j0 = 0; j0 < N; j0 += kNB) {

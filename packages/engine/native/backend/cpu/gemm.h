@@ -41,15 +41,16 @@ struct View {
   Elem type;
 };
 
-// Blocked GEMM kernel set (Goto/BLIS scheme). Per chunk of the product the driver packs op(A) and op(B)
-// for every k block of kc (threads share the packing), then threads take tiles of C of about mc × nc and
-// call `macro` once per k block.
+// Blocked GEMM kernel set (Goto/BLIS scheme). Per chunk of the product the driver packs op(A) for every k
+// block of kc once (threads share the packing), then threads take tiles of C (about mc × nc; up to 2 mc
+// rows when that avoids a second row of tiles) and call `macro` once per k block. op(B) is packed up front
+// and shared when several rows of tiles use it, else by each tile just before use.
 //  - pack_a packs op(A)[i0:i0+m, k0:k0+k] into panels of mr rows; pack_b packs op(B)[k0:k0+k, j0:j0+n] into
 //    panels of nr columns. Both zero-pad rows/columns to mr/nr and k to a multiple of ku, in the kernel's
 //    own layout, with elements of `esize` bytes. Panel p of A starts at byte p * mr * kpad * esize
 //    (kpad = k rounded up to ku); likewise for B with nr.
-//  - macro computes C[0:m, 0:n] = alpha * Apacked · Bpacked + beta * C (beta == 0: C is not read), with
-//    m ≤ mc rounded to mr and k ≤ kc: the packed A block is meant to stay in L2 and each B micro-panel in L1.
+//  - macro computes C[0:m, 0:n] = alpha * Apacked · Bpacked + beta * C (beta == 0: C is not read) for
+//    k ≤ kc: the packed A block is meant to stay in L2 and each B micro-panel in L1.
 struct GemmKernel {
   const char* name;
   int mr, nr;
@@ -63,9 +64,10 @@ struct GemmKernel {
                 float alpha, float beta);
 };
 
-// Skinny kernel for op(A) with at most 4 rows. x holds those rows contiguously (row stride kx elements):
-// float32, or bfloat16 when the kernel's x_bf16 is set. It writes the raw dot products
-// y[r * ldy + (j - j0)] = sum_k x[r][k] * W(k, j) for j in [j0, j1), where W = op(B) (any Elem).
+// Skinny kernel for op(A) with at most 4 rows. x holds those rows contiguously (row stride kx elements,
+// zero-padded from K to kx, a multiple of 32): float32, or bfloat16 when the kernel's x_bf16 is set. It
+// writes the raw dot products y[r * ldy + (j - j0)] = sum_k x[r][k] * W(k, j) for j in [j0, j1), where
+// W = op(B) (any Elem).
 struct GemvKernel {
   const char* name;
   bool x_bf16;

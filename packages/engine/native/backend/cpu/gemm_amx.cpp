@@ -21,11 +21,15 @@
 namespace hearth::cpu::gemm_detail {
 namespace {
 
-#define HEARTH_INLINE inline __attribute__((always_inline))
+#define HEARTH_GEMM_INLINE inline __attribute__((always_inline))
 
-HEARTH_INLINE int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-HEARTH_INLINE __mmask16 mask16(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? 0 : __mmask16((1u << n) - 1); }
-HEARTH_INLINE __mmask32 mask32(int64_t n) { return n >= 32 ? ~__mmask32(0) : n <= 0 ? 0 : __mmask32((1u << n) - 1); }
+HEARTH_GEMM_INLINE int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+HEARTH_GEMM_INLINE __mmask16 mask16(int64_t n) {
+  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? 0 : __mmask16((1u << n) - 1);
+}
+HEARTH_GEMM_INLINE __mmask32 mask32(int64_t n) {
+  return n >= 32 ? ~__mmask32(0) : n <= 0 ? 0 : __mmask32((1u << n) - 1);
+}
 
 constexpr int MR = 32, NR = 32, KT = 32;  // KT: k per tile step (16 pairs of bf16 = 64-byte tile rows)
 constexpr int kTileElems = 16 * KT;       // bf16 elements in one 1 KB A or B tile
@@ -46,7 +50,7 @@ void configure_tiles() {
 }
 
 // 16×16 transpose of 32-bit elements (rows in r[], result in r[]).
-HEARTH_INLINE void transpose16x16(__m512i r[16]) {
+HEARTH_GEMM_INLINE void transpose16x16(__m512i r[16]) {
   __m512i t[16];
   for (int i = 0; i < 16; i += 2) {
     t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
@@ -73,7 +77,7 @@ HEARTH_INLINE void transpose16x16(__m512i r[16]) {
 }
 
 // Interleaves two rows of 32 bf16 (row0[c], row1[c]) into pairs: lo holds columns 0-15, hi 16-31.
-HEARTH_INLINE void interleave_rows(__m512i r0, __m512i r1, __m512i& lo, __m512i& hi) {
+HEARTH_GEMM_INLINE void interleave_rows(__m512i r0, __m512i r1, __m512i& lo, __m512i& hi) {
   alignas(64) static const uint16_t kLo[32] = {0,  32, 1,  33, 2,  34, 3,  35, 4,  36, 5,  37, 6,  38, 7,  39,
                                                8,  40, 9,  41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
   alignas(64) static const uint16_t kHi[32] = {16, 48, 17, 49, 18, 50, 19, 51, 20, 52, 21, 53, 22, 54, 23, 55,
@@ -84,7 +88,7 @@ HEARTH_INLINE void interleave_rows(__m512i r0, __m512i r1, __m512i& lo, __m512i&
 
 // Loads up to 32 bf16 of logical row `row` (< rows, else zeros), columns [c0, c0 + cols) of a view that is
 // contiguous along columns (cs == 1).
-HEARTH_INLINE __m512i load_row32(const View& X, int64_t row, int64_t rows, int64_t c0, int64_t cols) {
+HEARTH_GEMM_INLINE __m512i load_row32(const View& X, int64_t row, int64_t rows, int64_t c0, int64_t cols) {
   if (row >= rows) return _mm512_setzero_si512();
   return _mm512_maskz_loadu_epi16(mask32(cols), static_cast<const uint16_t*>(X.p) + row * X.rs + c0);
 }
@@ -226,9 +230,9 @@ void macro(int64_t m, int64_t n, int64_t k, const void* pa, const void* pb, floa
 
 // A 256 × kc block (512 KB at kc = 1024) and the current B micro-panel (64 KB) stay in L2. A long kc keeps
 // C traffic low, which matters more at AMX speed than L1 residency (measured: kc 1024 beat 512). Tiles
-// under 256 × 256 move too little work per byte to keep up with the tiles, hence min_split 8 and the high
-// threading threshold.
-const GemmKernel kAmx = {"amx-bf16-32x32", MR, NR, 256, 1024, 1024, KT, 2, 2e8, 8, pack_a, pack_b, macro};
+// under 256 × 256 move too little work per byte to keep up with the tiles, hence min_split 8; threads pay
+// off from about 300³.
+const GemmKernel kAmx = {"amx-bf16-32x32", MR, NR, 256, 1024, 1024, KT, 2, 3e7, 8, pack_a, pack_b, macro};
 
 bool request_tile_permission() {
 #if defined(__linux__) && defined(SYS_arch_prctl)

@@ -10,9 +10,9 @@
 namespace hearth::cpu::gemm_detail {
 namespace {
 
-#define HEARTH_INLINE inline __attribute__((always_inline))
+#define HEARTH_GEMM_INLINE inline __attribute__((always_inline))
 
-HEARTH_INLINE int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+HEARTH_GEMM_INLINE int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 
 // 6 rows × 2 vectors = 12 accumulators + 2 B vectors + 1 broadcast of the 16 ymm registers.
 constexpr int MR = 6, NR = 16;
@@ -79,16 +79,16 @@ void pack_b(const View& B, int64_t k0, int64_t k, int64_t j0, int64_t n, void* d
 }
 
 // 16 KB of B micro-panel (kc = 256) in the 32-48 KB L1s of AVX2-era cores.
-const GemmKernel kGemm = {"avx2-6x16", MR, NR, 6 * 24, 1024, 256, 1, 4, 3e6, 4, pack_a, pack_b, macro};
+const GemmKernel kGemm = {"avx2-6x16", MR, NR, 6 * 24, 1024, 256, 1, 4, 1.5e6, 4, pack_a, pack_b, macro};
 
 // ---- skinny kernels (≤ 4 rows), x in float ---------------------------------------------------------------
-template <Elem E> HEARTH_INLINE __m256 load8(const void* p, int64_t off) {
+template <Elem E> HEARTH_GEMM_INLINE __m256 load8(const void* p, int64_t off) {
   if constexpr (E == Elem::f32) return _mm256_loadu_ps(static_cast<const float*>(p) + off);
   const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + off));
   if constexpr (E == Elem::f16) return _mm256_cvtph_ps(h);
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
-template <Elem E> HEARTH_INLINE float load1(const void* p, int64_t off) {
+template <Elem E> HEARTH_GEMM_INLINE float load1(const void* p, int64_t off) {
   if constexpr (E == Elem::f32) return static_cast<const float*>(p)[off];
   const uint16_t h = static_cast<const uint16_t*>(p)[off];
   if constexpr (E == Elem::f16) return _cvtsh_ss(h);
@@ -98,7 +98,7 @@ template <Elem E> HEARTH_INLINE float load1(const void* p, int64_t off) {
   return f;
 }
 
-HEARTH_INLINE float hsum(__m256 v) {
+HEARTH_GEMM_INLINE float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));

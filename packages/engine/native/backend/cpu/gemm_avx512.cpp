@@ -18,26 +18,26 @@
 namespace hearth::cpu::gemm_detail {
 namespace {
 
-#define HEARTH_INLINE inline __attribute__((always_inline))
+#define HEARTH_GEMM_INLINE inline __attribute__((always_inline))
 
-HEARTH_INLINE int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+HEARTH_GEMM_INLINE int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 
 // Register tile: 14 rows × 2 vectors = 28 accumulators, plus 2 B vectors and a broadcast = 31 of 32 zmm.
 // Each k step does 28 FMAs for 2 vector loads and 14 broadcast loads, which the two load ports sustain.
 constexpr int MR = 14, NR = 32;
 
-HEARTH_INLINE __mmask16 tail_mask(int64_t n) {
+HEARTH_GEMM_INLINE __mmask16 tail_mask(int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 
 // One k step on 32-bit packed elements: float32 values, or bf16 pairs (k, k+1) for vdpbf16ps.
-template <bool BF> HEARTH_INLINE __m512 bcast(const uint32_t* a) {
+template <bool BF> HEARTH_GEMM_INLINE __m512 bcast(const uint32_t* a) {
   if constexpr (BF)
     return _mm512_castsi512_ps(_mm512_set1_epi32(int(*a)));
   else
     return _mm512_set1_ps(*reinterpret_cast<const float*>(a));
 }
-template <bool BF> HEARTH_INLINE void madd(__m512& c, __m512 a, __m512 b) {
+template <bool BF> HEARTH_GEMM_INLINE void madd(__m512& c, __m512 a, __m512 b) {
   if constexpr (BF)
     c = _mm512_dpbf16_ps(c, (__m512bh)a, (__m512bh)b);
   else
@@ -99,7 +99,7 @@ void macro(int64_t m, int64_t n, int64_t k, const void* pa, const void* pb, floa
 }
 
 // ---- packing --------------------------------------------------------------------------------------------
-HEARTH_INLINE __m512 load16_as_f32(const void* p, int64_t off, Elem e, __mmask16 m) {
+HEARTH_GEMM_INLINE __m512 load16_as_f32(const void* p, int64_t off, Elem e, __mmask16 m) {
   switch (e) {
     case Elem::f32: return _mm512_maskz_loadu_ps(m, static_cast<const float*>(p) + off);
     case Elem::bf16:
@@ -110,7 +110,7 @@ HEARTH_INLINE __m512 load16_as_f32(const void* p, int64_t off, Elem e, __mmask16
 }
 
 // 16×16 transpose of floats in registers (rows in r[], result in r[]).
-HEARTH_INLINE void transpose16(__m512 r[16]) {
+HEARTH_GEMM_INLINE void transpose16(__m512 r[16]) {
   __m512 t[16];
   for (int i = 0; i < 16; i += 2) {
     t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
@@ -143,9 +143,10 @@ void pack_panels_f32(const View& X, int64_t i0, int64_t m, int64_t k0, int64_t k
   if (X.cs != 1) {  // rows adjacent in memory: masked vector copies, sweeping each k-row across all panels
     for (int64_t kk = 0; kk < k; kk++)
       for (int64_t i = 0; i < m; i += R)
-        for (int g = 0; g < R; g += 16)
-          _mm512_mask_storeu_ps(d + i * k + kk * R + g, tail_mask(R - g),
-                                load16_as_f32(X.p, (k0 + kk) * X.cs + i0 + i + g, X.type, tail_mask(imin(m - i - g, 16))));
+        for (int g = 0; g < R; g += 16) {
+          __m512 v = load16_as_f32(X.p, (k0 + kk) * X.cs + i0 + i + g, X.type, tail_mask(m - i - g));
+          _mm512_mask_storeu_ps(d + i * k + kk * R + g, tail_mask(R - g), v);
+        }
     return;
   }
   // Rows contiguous along k: load 16 k of each of 16 rows, transpose, store 16 k-rows.
@@ -210,12 +211,13 @@ void pack_b_bf16(const View& B, int64_t k0, int64_t k, int64_t j0, int64_t n, vo
 
 // A 168 × 384 block of A (258 KB) stays in L2 while each 32-column B micro-panel (48 KB) is reused across
 // its 12 A micro-panels. Sizes picked by measurement (kc 256-512, mc 84-336 were within a few percent).
-const GemmKernel kF32 = {"avx512-14x32", MR, NR, 14 * 12, 1024, 384, 1, 4, 5e6, 4, pack_a_f32, pack_b_f32, macro<false>};
-const GemmKernel kBF16 = {"avx512bf16-14x32", MR, NR, 14 * 12, 1024, 768, 2, 2, 5e6, 4, pack_a_bf16, pack_b_bf16,
+const GemmKernel kF32 = {"avx512-14x32", MR, NR, 14 * 12, 1024, 384, 1, 4, 4e6, 4, pack_a_f32, pack_b_f32,
+                         macro<false>};
+const GemmKernel kBF16 = {"avx512bf16-14x32", MR, NR, 14 * 12, 1024, 768, 2, 2, 2e6, 4, pack_a_bf16, pack_b_bf16,
                           macro<true>};
 
 // ---- skinny kernels (≤ 4 rows) -----------------------------------------------------------------------
-HEARTH_INLINE float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
+HEARTH_GEMM_INLINE float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
 
 // W contiguous along k (W(k, j) = p[j * cs + k]): Q columns at a time as dot products over k.
 template <int R, int Q, Elem E>

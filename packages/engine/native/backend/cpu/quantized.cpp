@@ -7,6 +7,7 @@
 // quantized_kernels.h); the portable kernel below handles every width and dtype. Larger M (prefill) and the
 // non-transposed layout (gradients) dequantize tiles of W exactly as mx.dequantize does and call the GEMM.
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <type_traits>
@@ -36,10 +37,24 @@ __attribute__((weak)) const DequantKernel* avx512_dequant(int) { return nullptr;
 namespace {
 namespace qd = cpu::quant_detail;
 
-// Above this many rows of x the tiled dequantize + GEMM path wins over streaming decode (measured).
-constexpr int64_t kQmvMaxRows = 8;
-// Bytes of dequantized weights per tile of the GEMM path (stays in L2/L3 while the GEMM reads it).
-constexpr int64_t kTileBytes = int64_t(2) << 20;
+// Above this many rows of x the tiled dequantize + GEMM path wins over streaming decode (measured);
+// HEARTH_QMV_MAX_ROWS overrides it (benchmarks).
+int64_t qmv_max_rows() {
+  static const int64_t v = [] {
+    const char* e = std::getenv("HEARTH_QMV_MAX_ROWS");
+    return e ? std::max<int64_t>(0, std::atoll(e)) : int64_t(8);
+  }();
+  return v;
+}
+// Bytes of dequantized weights per tile of the GEMM path: large enough that re-packing x per tile is cheap
+// against the tile's work, small enough to stay in the last-level cache. HEARTH_QTILE_MB overrides it.
+int64_t tile_bytes() {
+  static const int64_t v = [] {
+    const char* e = std::getenv("HEARTH_QTILE_MB");
+    return (e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(8)) << 20;
+  }();
+  return v;
+}
 
 template <class T> using Compute = std::conditional_t<std::is_same_v<T, double>, double, float>;
 
@@ -154,7 +169,7 @@ template <class T>
 void qmm_tiled(bool transpose, int64_t M, int64_t N, int64_t Kc, const T* x, const uint32_t* w, const T* s,
                const T* b, int gs, int bits, Compute<T>* C) {
   const int64_t rows = transpose ? N : Kc, len = transpose ? Kc : N;
-  const int64_t per_tile = std::max<int64_t>(1, kTileBytes / std::max<int64_t>(1, len * int64_t(sizeof(T))));
+  const int64_t per_tile = std::max<int64_t>(1, tile_bytes() / std::max<int64_t>(1, len * int64_t(sizeof(T))));
   std::vector<T> tile(size_t(std::min(rows, per_tile) * len));
   const int64_t wpr = len * bits / 32, G = len / gs;
   for (int64_t r0 = 0; r0 < rows; r0 += per_tile) {
@@ -239,7 +254,7 @@ void qmm_2d(bool transpose, int64_t M, int64_t N, int64_t Kc, const T* x, const 
   C* y = direct ? reinterpret_cast<C*>(out) : acc.data();
   if (Kc == 0) {
     std::fill(y, y + M * N, C(0));
-  } else if (transpose && M <= kQmvMaxRows) {
+  } else if (transpose && M <= qmv_max_rows()) {
     qmv<T>(M, N, Kc, x, w, s, b, gs, bits, y);
   } else {
     qmm_tiled<T>(transpose, M, N, Kc, x, w, s, b, gs, bits, y);

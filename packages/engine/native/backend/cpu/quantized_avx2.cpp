@@ -75,54 +75,71 @@ template <int BITS> void prep(int64_t M, int64_t K, const void* x, Elem ex, void
   }
 }
 
-template <int MB, int BITS>
-HEARTH_INLINE void rows(const QmvProblem& p, int64_t n, int64_t m0, const float* sbuf, const float* bbuf) {
-  const int64_t K = p.K, gs = p.gs, G = K / gs;
-  const uint8_t* wrow = reinterpret_cast<const uint8_t*>(p.w + n * (K * BITS / 32));
-  const float* xf = static_cast<const float*>(p.xp);
-  __m256 tot[MB];
-  for (int r = 0; r < MB; r++) tot[r] = _mm256_setzero_ps();
+// One group of GS codes against MB rows of x (fully unrolled), then tot += Σ x·q · scale.
+template <int MB, int BITS, int GS>
+HEARTH_INLINE void group(const uint8_t* wg, const float* xg, int64_t K, float scale, __m256 (&tot)[MB]) {
   const __m256i low4 = _mm256_set1_epi32(15);
-  for (int64_t g = 0; g < G; g++) {
-    __m256 acc[MB];
-    for (int r = 0; r < MB; r++) acc[r] = _mm256_setzero_ps();
+  __m256 acc[MB];
+  for (int r = 0; r < MB; r++) acc[r] = _mm256_setzero_ps();  // overwritten at i == 0 (quiets GCC)
+  for (int i = 0; i < GS / 8; i += (BITS == 8 ? 1 : 2)) {
+    __m256 q0, q1;
     if constexpr (BITS == 8) {
-      for (int64_t k = g * gs; k < (g + 1) * gs; k += 8) {
-        const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(wrow + k))));
-        for (int r = 0; r < MB; r++) acc[r] = _mm256_fmadd_ps(q, _mm256_loadu_ps(xf + (m0 + r) * K + k), acc[r]);
-      }
+      q0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(wg + 8 * i))));
     } else {
-      for (int64_t k = g * gs; k < (g + 1) * gs; k += 16) {
-        const __m256i d = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(wrow + k / 2)));
-        const __m256 qe = _mm256_cvtepi32_ps(_mm256_and_si256(d, low4));
-        const __m256 qo = _mm256_cvtepi32_ps(_mm256_srli_epi32(d, 4));
-        for (int r = 0; r < MB; r++) {
-          const float* x = xf + (m0 + r) * K + k;
-          acc[r] = _mm256_fmadd_ps(qe, _mm256_loadu_ps(x), acc[r]);
-          acc[r] = _mm256_fmadd_ps(qo, _mm256_loadu_ps(x + 8), acc[r]);
-        }
-      }
+      const __m256i d = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(wg + 4 * i)));
+      q0 = _mm256_cvtepi32_ps(_mm256_and_si256(d, low4));
+      q1 = _mm256_cvtepi32_ps(_mm256_srli_epi32(d, 4));
     }
-    const __m256 sv = _mm256_set1_ps(sbuf[g]);
-    for (int r = 0; r < MB; r++) tot[r] = _mm256_fmadd_ps(acc[r], sv, tot[r]);
+    for (int r = 0; r < MB; r++) {
+      const __m256 x0 = _mm256_loadu_ps(xg + r * K + 8 * i);
+      acc[r] = i == 0 ? _mm256_mul_ps(q0, x0) : _mm256_fmadd_ps(q0, x0, acc[r]);
+      if constexpr (BITS == 4) acc[r] = _mm256_fmadd_ps(q1, _mm256_loadu_ps(xg + r * K + 8 * i + 8), acc[r]);
+    }
   }
-  for (int r = 0; r < MB; r++) p.y[(m0 + r) * p.ldy + n] = hsum(tot[r]) + dot_f32(bbuf, p.xsum + (m0 + r) * G, G);
+  const __m256 sv = _mm256_set1_ps(scale);
+  for (int r = 0; r < MB; r++) tot[r] = _mm256_fmadd_ps(acc[r], sv, tot[r]);
 }
 
-template <int BITS> void run(const QmvProblem& p, int64_t n0, int64_t n1) {
-  const int64_t G = p.K / p.gs, es = p.es == Elem::f32 ? 4 : 2;
+template <int MB, int BITS, int GS>
+HEARTH_INLINE void rows(const QmvProblem& p, int64_t n, int64_t m0, const float* sbuf, const float* bbuf) {
+  const int64_t K = p.K, G = K / GS;
+  constexpr int64_t WB = GS * BITS / 8;
+  const uint8_t* wrow = reinterpret_cast<const uint8_t*>(p.w + n * (K * BITS / 32));
+  const float* x = static_cast<const float*>(p.xp) + m0 * K;
+  __m256 t0[MB], t1[MB];  // even and odd groups: two chains hide the FMA latency
+  for (int r = 0; r < MB; r++) t0[r] = t1[r] = _mm256_setzero_ps();
+  int64_t g = 0;
+  for (; g + 2 <= G; g += 2) {
+    group<MB, BITS, GS>(wrow + g * WB, x + g * GS, K, sbuf[g], t0);
+    group<MB, BITS, GS>(wrow + (g + 1) * WB, x + (g + 1) * GS, K, sbuf[g + 1], t1);
+  }
+  if (g < G) group<MB, BITS, GS>(wrow + g * WB, x + g * GS, K, sbuf[g], t0);
+  for (int r = 0; r < MB; r++)
+    p.y[(m0 + r) * p.ldy + n] = hsum(_mm256_add_ps(t0[r], t1[r])) + dot_f32(bbuf, p.xsum + (m0 + r) * G, G);
+}
+
+template <int BITS, int GS> void run_t(const QmvProblem& p, int64_t n0, int64_t n1) {
+  const int64_t G = p.K / GS, es = p.es == Elem::f32 ? 4 : 2;
   std::vector<float> sbuf(static_cast<size_t>(G)), bbuf(static_cast<size_t>(G));
   for (int64_t n = n0; n < n1; n++) {
     to_float(static_cast<const char*>(p.scales) + n * G * es, p.es, G, sbuf.data());
     to_float(static_cast<const char*>(p.biases) + n * G * es, p.es, G, bbuf.data());
     int64_t m = 0;
-    for (; m + 4 <= p.M; m += 4) rows<4, BITS>(p, n, m, sbuf.data(), bbuf.data());
+    for (; m + 4 <= p.M; m += 4) rows<4, BITS, GS>(p, n, m, sbuf.data(), bbuf.data());
     switch (p.M - m) {
-      case 3: rows<3, BITS>(p, n, m, sbuf.data(), bbuf.data()); break;
-      case 2: rows<2, BITS>(p, n, m, sbuf.data(), bbuf.data()); break;
-      case 1: rows<1, BITS>(p, n, m, sbuf.data(), bbuf.data()); break;
+      case 3: rows<3, BITS, GS>(p, n, m, sbuf.data(), bbuf.data()); break;
+      case 2: rows<2, BITS, GS>(p, n, m, sbuf.data(), bbuf.data()); break;
+      case 1: rows<1, BITS, GS>(p, n, m, sbuf.data(), bbuf.data()); break;
       default: break;
     }
+  }
+}
+
+template <int BITS> void run(const QmvProblem& p, int64_t n0, int64_t n1) {
+  switch (p.gs) {
+    case 32: return run_t<BITS, 32>(p, n0, n1);
+    case 64: return run_t<BITS, 64>(p, n0, n1);
+    default: return run_t<BITS, 128>(p, n0, n1);
   }
 }
 

@@ -11,6 +11,7 @@
 // Dequantization (the GEMM path's tiles) uses the same decoding and rounds like mx.dequantize.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -113,27 +114,36 @@ template <int GS> HEARTH_INLINE __m512 chunk_scales(const float* s, int64_t c) {
   }
 }
 
+// Σ over one 64-code chunk c of x·q, scaled by the chunk's scales, into tot.
+template <int GS>
+HEARTH_INLINE __m512 dp4_chunk(const uint8_t* wrow, const uint16_t* x, const float* s, int64_t c, __m512i lut, __m512 tot) {
+  const __m512i wv = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wrow + c * 32)));
+  const __m512bh qlo = (__m512bh)_mm512_permutexvar_epi16(wv, lut);
+  const __m512bh qhi = (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(wv, 4), lut);
+  __m512 acc = _mm512_dpbf16_ps(_mm512_setzero_ps(), qlo, (__m512bh)_mm512_loadu_si512(x + c * 64));
+  acc = _mm512_dpbf16_ps(acc, qhi, (__m512bh)_mm512_loadu_si512(x + c * 64 + 32));
+  return _mm512_fmadd_ps(acc, chunk_scales<GS>(s, c), tot);
+}
+
 template <int GS> void dp4_run_t(const QmvProblem& p, int64_t n0, int64_t n1) {
   alignas(64) uint16_t table[32];
   for (int i = 0; i < 32; i++) table[i] = float_to_bf16_bits(float(i & 15));
   const __m512i lut = _mm512_load_si512(table);
-  const int64_t K = p.K, G = K / GS;
+  const int64_t K = p.K, G = K / GS, C = K / 64;
   RowScratch rs(G);
   for (int64_t n = n0; n < n1; n++) {
     rs.load(p, n, G);
     const uint8_t* wrow = reinterpret_cast<const uint8_t*>(p.w + n * (K / 8));
     for (int64_t m = 0; m < p.M; m++) {
       const uint16_t* x = static_cast<const uint16_t*>(p.xp) + m * K;
-      __m512 tot[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};  // two chains hide the FMA latency
-      for (int64_t c = 0; c < K / 64; c++) {
-        const __m512i wv = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wrow + c * 32)));
-        const __m512bh qlo = (__m512bh)_mm512_permutexvar_epi16(wv, lut);
-        const __m512bh qhi = (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(wv, 4), lut);
-        __m512 acc = _mm512_dpbf16_ps(_mm512_setzero_ps(), qlo, (__m512bh)_mm512_loadu_si512(x + c * 64));
-        acc = _mm512_dpbf16_ps(acc, qhi, (__m512bh)_mm512_loadu_si512(x + c * 64 + 32));
-        tot[c & 1] = _mm512_fmadd_ps(acc, chunk_scales<GS>(rs.s.data(), c), tot[c & 1]);
+      __m512 t0 = _mm512_setzero_ps(), t1 = _mm512_setzero_ps();  // two chains hide the FMA latency
+      int64_t c = 0;
+      for (; c + 2 <= C; c += 2) {
+        t0 = dp4_chunk<GS>(wrow, x, rs.s.data(), c, lut, t0);
+        t1 = dp4_chunk<GS>(wrow, x, rs.s.data(), c + 1, lut, t1);
       }
-      p.y[m * p.ldy + n] = _mm512_reduce_add_ps(_mm512_add_ps(tot[0], tot[1])) + dot_f32(rs.b.data(), p.xsum + m * G, G);
+      if (c < C) t0 = dp4_chunk<GS>(wrow, x, rs.s.data(), c, lut, t0);
+      p.y[m * p.ldy + n] = _mm512_reduce_add_ps(_mm512_add_ps(t0, t1)) + dot_f32(rs.b.data(), p.xsum + m * G, G);
     }
   }
 }
@@ -182,52 +192,85 @@ template <int BITS> void f32_prep(int64_t M, int64_t K, const void* x, Elem ex, 
   }
 }
 
-template <int MB, int BITS>
-HEARTH_INLINE void f32_rows(const QmvProblem& p, int64_t n, int64_t m0, const RowScratch& rs) {
-  const int64_t K = p.K, gs = p.gs, G = K / gs;
+// MB float accumulators, passed by value so that they stay in registers once inlined.
+template <int MB> struct Acc {
+  __m512 v[MB];
+};
+
+// One group of GS codes against MB rows of x: Σ x·q per row (GS/16 vectors, fully unrolled), then
+// tot + Σ · scale.
+template <int MB, int BITS, int GS>
+HEARTH_INLINE Acc<MB> f32_group(const uint8_t* wg, const float* xg, int64_t K, float scale, __m512 table, Acc<MB> tot) {
+  constexpr int NQ = GS / 16;
+  Acc<MB> acc;
+  for (int i = 0; i < NQ; i += (BITS == 8 ? 1 : 2)) {
+    __m512 q0, q1;
+    if constexpr (BITS == 8) q0 = decode8(wg + 16 * i);
+    else decode4(wg + 8 * i, table, q0, q1);
+    for (int r = 0; r < MB; r++) {
+      const __m512 x0 = _mm512_loadu_ps(xg + r * K + 16 * i);
+      acc.v[r] = i == 0 ? _mm512_mul_ps(q0, x0) : _mm512_fmadd_ps(q0, x0, acc.v[r]);
+      if constexpr (BITS == 4) acc.v[r] = _mm512_fmadd_ps(q1, _mm512_loadu_ps(xg + r * K + 16 * i + 16), acc.v[r]);
+    }
+  }
+  const __m512 sv = _mm512_set1_ps(scale);
+  for (int r = 0; r < MB; r++) tot.v[r] = _mm512_fmadd_ps(acc.v[r], sv, tot.v[r]);
+  return tot;
+}
+
+// Groups [g0, g1) of W row n against x rows m0..m0+MB: y = (or +=, after the first block) Σ, plus the bias
+// term Σ_g bias_g · Σx_g once, with the first block.
+template <int MB, int BITS, int GS>
+HEARTH_INLINE void f32_rows(const QmvProblem& p, int64_t n, int64_t m0, const RowScratch& rs, int64_t g0, int64_t g1) {
+  const int64_t K = p.K, G = K / GS;
   const uint8_t* wrow = reinterpret_cast<const uint8_t*>(p.w + n * (K * BITS / 32));
-  const float* xf = static_cast<const float*>(p.xp);
+  const float* x = static_cast<const float*>(p.xp) + m0 * K;
   const __m512 table = nibble_table();
-  __m512 tot[MB];
-  for (int r = 0; r < MB; r++) tot[r] = _mm512_setzero_ps();
-  for (int64_t g = 0; g < G; g++) {
-    __m512 acc[MB];
-    for (int r = 0; r < MB; r++) acc[r] = _mm512_setzero_ps();
-    if constexpr (BITS == 8) {
-      for (int64_t k = g * gs; k < (g + 1) * gs; k += 16) {
-        const __m512 q = decode8(wrow + k);
-        for (int r = 0; r < MB; r++) acc[r] = _mm512_fmadd_ps(q, _mm512_loadu_ps(xf + (m0 + r) * K + k), acc[r]);
-      }
-    } else {
-      for (int64_t k = g * gs; k < (g + 1) * gs; k += 32) {
-        __m512 qe, qo;
-        decode4(wrow + k / 2, table, qe, qo);
-        for (int r = 0; r < MB; r++) {
-          const float* x = xf + (m0 + r) * K + k;
-          acc[r] = _mm512_fmadd_ps(qe, _mm512_loadu_ps(x), acc[r]);
-          acc[r] = _mm512_fmadd_ps(qo, _mm512_loadu_ps(x + 16), acc[r]);
-        }
+  Acc<MB> t0, t1;  // even and odd groups: two chains hide the FMA latency
+  for (int r = 0; r < MB; r++) t0.v[r] = t1.v[r] = _mm512_setzero_ps();
+  constexpr int64_t WB = GS * BITS / 8;  // packed bytes per group
+  const float* sc = rs.s.data();
+  int64_t g = g0;
+  for (; g + 2 <= g1; g += 2) {
+    t0 = f32_group<MB, BITS, GS>(wrow + g * WB, x + g * GS, K, sc[g], table, t0);
+    t1 = f32_group<MB, BITS, GS>(wrow + (g + 1) * WB, x + (g + 1) * GS, K, sc[g + 1], table, t1);
+  }
+  if (g < g1) t0 = f32_group<MB, BITS, GS>(wrow + g * WB, x + g * GS, K, sc[g], table, t0);
+  for (int r = 0; r < MB; r++) {
+    float& y = p.y[(m0 + r) * p.ldy + n];
+    const float part = _mm512_reduce_add_ps(_mm512_add_ps(t0.v[r], t1.v[r]));
+    if (g0 == 0) y = part + dot_f32(rs.b.data(), p.xsum + (m0 + r) * G, G);
+    else y += part;
+  }
+}
+
+// K is taken in blocks whose slice of x (all M rows) stays in L1 while every W row of the range passes over
+// it; W is still read once.
+template <int BITS, int GS> void f32_run_t(const QmvProblem& p, int64_t n0, int64_t n1) {
+  const int64_t G = p.K / GS;
+  const int64_t GB = std::max<int64_t>(1, (int64_t(24) << 10) / (4 * GS * p.M));  // groups per block: ~24 KB of x
+  RowScratch rs(G);
+  for (int64_t g0 = 0; g0 < G; g0 += GB) {
+    const int64_t g1 = std::min(G, g0 + GB);
+    for (int64_t n = n0; n < n1; n++) {
+      rs.load(p, n, G);
+      int64_t m = 0;
+      for (; m + 4 <= p.M; m += 4) f32_rows<4, BITS, GS>(p, n, m, rs, g0, g1);
+      switch (p.M - m) {
+        case 3: f32_rows<3, BITS, GS>(p, n, m, rs, g0, g1); break;
+        case 2: f32_rows<2, BITS, GS>(p, n, m, rs, g0, g1); break;
+        case 1: f32_rows<1, BITS, GS>(p, n, m, rs, g0, g1); break;
+        default: break;
       }
     }
-    const __m512 sv = _mm512_set1_ps(rs.s[size_t(g)]);
-    for (int r = 0; r < MB; r++) tot[r] = _mm512_fmadd_ps(acc[r], sv, tot[r]);
   }
-  for (int r = 0; r < MB; r++)
-    p.y[(m0 + r) * p.ldy + n] = _mm512_reduce_add_ps(tot[r]) + dot_f32(rs.b.data(), p.xsum + (m0 + r) * G, G);
 }
 
 template <int BITS> void f32_run(const QmvProblem& p, int64_t n0, int64_t n1) {
-  RowScratch rs(p.K / p.gs);
-  for (int64_t n = n0; n < n1; n++) {
-    rs.load(p, n, p.K / p.gs);
-    int64_t m = 0;
-    for (; m + 4 <= p.M; m += 4) f32_rows<4, BITS>(p, n, m, rs);
-    switch (p.M - m) {
-      case 3: f32_rows<3, BITS>(p, n, m, rs); break;
-      case 2: f32_rows<2, BITS>(p, n, m, rs); break;
-      case 1: f32_rows<1, BITS>(p, n, m, rs); break;
-      default: break;
-    }
+  switch (p.gs) {
+    case 32: return f32_run_t<BITS, 32>(p, n0, n1);
+    case 64: return f32_run_t<BITS, 64>(p, n0, n1);
+    default: return f32_run_t<BITS, 128>(p, n0, n1);
   }
 }
 

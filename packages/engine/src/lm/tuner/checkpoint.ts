@@ -34,17 +34,29 @@ function blockPaths(model: Module, blocks: Module[]): string[] {
   });
 }
 
+export interface CheckpointOptions {
+  /** The chain of blocks (default model.layers). */
+  blocks?: Module[];
+  /**
+   * Evaluate the head (what follows the last block: final norm, output projection, loss) on this many row chunks
+   * of the batch, one after the other: the [rows, length, vocab] logits of one chunk at a time. Needs fn to return
+   * [mean loss over counted tokens, token count] and to treat batch rows independently (the trainer's loss does);
+   * array arguments whose first axis is the batch are sliced. Default 1.
+   */
+  headChunks?: number;
+}
+
 /**
- * nn.valueAndGrad(model, fn) with gradient checkpointing over `blocks` (default model.layers): same value, same
+ * nn.valueAndGrad(model, fn) with gradient checkpointing over opts.blocks (default model.layers): same value, same
  * gradients (shaped like model.trainableParameters()), much less memory for deep models. fn must call every block
  * exactly once, in order, each block's output feeding the next (a transformer's layer loop), with the block input
  * as the first argument of block.forward.
  */
 export function checkpointedValueAndGrad<F extends (...args: any[]) => any>(
-  model: Module, fn: F, blocks?: Module[],
+  model: Module, fn: F, opts: CheckpointOptions = {},
 ): (...args: Parameters<F>) => [ReturnType<F>, ParamTree] {
   return (...args: Parameters<F>) => {
-    const bl = blocks ?? ((model as any).layers as Module[]);
+    const bl = opts.blocks ?? ((model as any).layers as Module[]);
     if (!Array.isArray(bl) || !bl.length) throw new EngineError("[gradCheckpoint] the model has no blocks (model.layers)");
     const n = bl.length;
     const paths = blockPaths(model, bl);
@@ -65,6 +77,8 @@ export function checkpointedValueAndGrad<F extends (...args: any[]) => any>(
     let seen = 0;
     let lastTracer: MxArray | null = null;
     let preX: MxArray | null = null;
+    let chunkArgs: Parameters<F> | null = null;
+    let rowSlice: ((a: MxArray) => MxArray) | null = null;
     const orig = bl.map((b) => (b as any).forward as (...a: unknown[]) => MxArray);
     const callOrig = (i: number, x: MxArray, rest: unknown[]) => orig[i].call(bl[i], x, ...rest);
 
@@ -90,7 +104,7 @@ export function checkpointedValueAndGrad<F extends (...args: any[]) => any>(
             return x;
           }
           if (i === n - 1 && lastTracer) return lastTracer;
-          return rec[i].y;
+          return rowSlice ? rowSlice(rec[i].y) : rec[i].y;
         },
       });
     });
@@ -103,27 +117,61 @@ export function checkpointedValueAndGrad<F extends (...args: any[]) => any>(
       if (rec.some((r) => r === undefined) || seen !== 0)
         throw new EngineError("[gradCheckpoint] the loss function did not call every block exactly once");
 
-      // 2. Head: ∂L/∂y_last and ∂L/∂(parameters outside the blocks), blocks replaying their outputs.
+      // 2. Head: ∂L/∂y_last and ∂L/∂(parameters outside the blocks), blocks replaying their outputs; in row chunks
+      //    of the batch when asked (the logits of a large vocabulary are the biggest tensors of a step).
       mode = "replay";
       const otherLeaves = other.map(([, a]) => a);
+      const B = rec[n - 1].y.shape[0];
+      const chunks = Math.max(1, Math.min(opts.headChunks ?? 1, B));
+      const rowArgs = args.map((a) => mx.isArray(a) && a.ndim > 0 && a.shape[0] === B);
       const headFn = (yLast: MxArray, ...leaves: MxArray[]) => {
         lastTracer = yLast;
         if (leaves.length) model.update(treeUnflatten(other.map(([k], j) => [k, leaves[j]])));
-        return fn(...args);
+        return fn(...(chunkArgs ?? args));
       };
       const vg = mx.valueAndGrad(headFn, Array.from({ length: otherLeaves.length + 1 }, (_, j) => j));
       let gY: MxArray;
       try {
-        const out = mx.tidy(() => {
-          const [v, g] = vg(rec[n - 1].y, ...otherLeaves) as [ReturnType<F>, MxArray[]];
-          mx.eval(v, g);
-          return { v, g };
-        });
-        value = out.v;
-        gY = out.g[0];
-        other.forEach(([k], j) => grads.set(k, out.g[j + 1]));
+        if (chunks === 1) {
+          const out = mx.tidy(() => {
+            const [v, g] = vg(rec[n - 1].y, ...otherLeaves) as [ReturnType<F>, MxArray[]];
+            mx.eval(v, g);
+            return { v, g };
+          });
+          value = out.v;
+          gY = out.g[0];
+          other.forEach(([k], j) => grads.set(k, out.g[j + 1]));
+        } else {
+          // fn returns [mean loss over its counted tokens, count]: chunk results combine weighted by their counts.
+          const size = Math.ceil(B / chunks);
+          const parts: { v: MxArray[]; g: MxArray[] }[] = [];
+          for (let r0 = 0; r0 < B; r0 += size) {
+            const r1 = Math.min(B, r0 + size);
+            const rows = (a: MxArray) => mx.slice(a, [r0, ...a.shape.slice(1).map(() => 0)], [r1, ...a.shape.slice(1)]);
+            rowSlice = rows;
+            chunkArgs = args.map((a, j) => (rowArgs[j] ? rows(a as MxArray) : a)) as Parameters<F>;
+            parts.push(mx.tidy(() => {
+              const [v, g] = vg(rows(rec[n - 1].y), ...otherLeaves) as [unknown, MxArray[]];
+              if (!Array.isArray(v) || v.length < 2 || !mx.isArray(v[0]) || !mx.isArray(v[1]))
+                throw new EngineError("[gradCheckpoint] headChunks needs a loss function returning [mean loss, token count]");
+              const count = mx.astype(v[1] as MxArray, mx.float32);
+              const scaled = g.map((x) => mx.multiply(x, mx.astype(count, x.dtype)));
+              const vs = [mx.multiply(v[0] as MxArray, count), count];
+              mx.eval(vs, scaled);
+              return { v: vs, g: scaled };
+            }));
+          }
+          const total = parts.reduce((t, p) => mx.add(t, p.v[1]), mx.array(0, mx.float32) as MxArray);
+          const inv = mx.divide(1, mx.maximum(total, 1));
+          value = [mx.multiply(parts.reduce((t, p) => mx.add(t, p.v[0]), mx.array(0, mx.float32) as MxArray), inv), total] as ReturnType<F>;
+          gY = mx.multiply(mx.concatenate(parts.map((p) => p.g[0]), 0), mx.astype(inv, rec[n - 1].y.dtype));
+          other.forEach(([k], j) => grads.set(k, mx.multiply(parts.reduce((t, p) => mx.add(t, p.g[j + 1]), mx.zerosLike(otherLeaves[j]) as MxArray), mx.astype(inv, otherLeaves[j].dtype))));
+          mx.eval(value, gY, [...grads.values()]);
+        }
       } finally {
         lastTracer = null;
+        chunkArgs = null;
+        rowSlice = null;
         if (other.length) model.update(treeUnflatten(other));
       }
 

@@ -51,10 +51,12 @@ export function linearDims(lin: LinearLike): [number, number] {
 /** The base weight as a float matrix [out, in] (dequantized when the layer is quantized). */
 export function dequantizedWeight(lin: LinearLike): MxArray {
   if (!isQuantizedLinear(lin)) return lin.weight;
+  const own = (lin as { dequantizedWeight?: () => MxArray }).dequantizedWeight;
+  if (typeof own === "function") return own.call(lin);
   const dq = (mx as any).dequantize;
   if (typeof dq !== "function")
     throw new EngineError("[LoRA] this build has no mx.dequantize, needed to read a quantized base weight");
-  return dq(lin.weight, lin.scales, lin.biases ?? null, lin.groupSize, lin.bits) as MxArray;
+  return dq(lin.weight, lin.scales, lin.biases, { groupSize: lin.groupSize, bits: lin.bits }) as MxArray;
 }
 
 /** A float Linear with this weight (and bias), re-quantized like `like` when asked. */

@@ -15,6 +15,7 @@ import {
   ADAPTER_WEIGHTS, loadAdapterWeights, saveAdapterWeights, writeAdapterConfig,
 } from "../adapters.js";
 import { checkpointedValueAndGrad } from "./checkpoint.js";
+import { withDropoutKey } from "./lora.js";
 import { createDataset, type Example, type RawRecord, type TokenizedDataset } from "./datasets.js";
 import {
   DEFAULT_LORA_PARAMETERS, buildSchedule, countParameters, prepareForTraining,
@@ -52,6 +53,11 @@ export interface TrainArgs {
   resumeAdapterFile?: string | null;
   seed?: number;
   gradCheckpoint?: boolean;
+  /**
+   * Trace the loss-and-gradient step once per batch shape with mx.compile and replay it (elementwise chains fused).
+   * Default false; ignored with gradCheckpoint (which evaluates block by block).
+   */
+  compile?: boolean;
   /** Save the weights reached so far when stopped (default true); the file is replaced atomically either way. */
   saveOnAbort?: boolean;
   /** More keys for adapter_config.json (model, data, …), snake_case. */
@@ -128,7 +134,7 @@ export function* iterateBatches(dataset: TokenizedDataset | Example[], batchSize
                                 opts: { loop?: boolean; seed?: number } = {}): Generator<Batch> {
   const ex = asExamples(dataset);
   if (ex.length < batchSize)
-    throw new EngineError(`[lora] the dataset must have at least batch_size=${batchSize} examples but only has ${ex.length}`);
+    throw new EngineError(`[lora] ${Array.isArray(dataset) ? "the dataset" : `the ${dataset.name} set`} must have at least batch_size=${batchSize} examples but only has ${ex.length}`);
   const idx = ex.map((_, i) => i).sort((a, b) => ex[a].tokens.length - ex[b].tokens.length);
   const groups: number[][] = [];
   for (let i = 0; i + batchSize <= idx.length; i += batchSize) groups.push(idx.slice(i, i + batchSize));
@@ -233,6 +239,29 @@ export function makeOptimizer(name: string, learningRate: optim.LearningRate, co
 
 // ---- training ----
 
+/**
+ * nn.valueAndGrad(model, loss) through mx.compile: the trainable parameters and a dropout key are the compiled
+ * function's inputs (frozen weights are captured constants, which is right: they don't change), so replays see the
+ * current adapter weights and fresh dropout masks.
+ */
+export function compiledValueAndGrad(model: TrainableModel, loss: LossFn) {
+  const vg = valueAndGrad(model, loss);
+  const step = mx.compile((params: unknown, batch: MxArray, lengths: MxArray, key: MxArray) => {
+    model.update(params as any);
+    const [[l, n], g] = withDropoutKey(key, () => vg(model, batch, lengths));
+    return [l, n, g];
+  });
+  return (m: TrainableModel, batch: MxArray, lengths: MxArray): [[MxArray, MxArray], any] => {
+    const params = m.trainableParameters();
+    try {
+      const [l, n, g] = step(params, batch, lengths, mx.random.bits([2], 4)) as [MxArray, MxArray, any];
+      return [[l, n], g];
+    } finally {
+      m.update(params);  // the first call traces with tracer copies in the model
+    }
+  };
+}
+
 function tokenized(d: TokenizedDataset | RawRecord[] | undefined, tok: Tokenizer | undefined, name: string): TokenizedDataset | undefined {
   if (d === undefined) return undefined;
   if (!Array.isArray(d)) return d;
@@ -299,7 +328,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const lr = a.lrSchedule ? buildSchedule(a.lrSchedule) : a.learningRate;
   const optimizer = opts.optimizer ?? makeOptimizer(a.optimizer, lr, a.optimizerConfig?.[a.optimizer.toLowerCase()] ?? {});
   const lossFn: LossFn = defaultLoss;
-  const lossAndGrad = a.gradCheckpoint ? checkpointedValueAndGrad(model, lossFn) : valueAndGrad(model, lossFn);
+  // With checkpointing the head also runs one sequence at a time: a big vocabulary's logits are a step's largest tensors.
+  const lossAndGrad = a.gradCheckpoint ? checkpointedValueAndGrad(model, lossFn, { headChunks: a.batchSize })
+    : a.compile ? compiledValueAndGrad(model, lossFn) : valueAndGrad(model, lossFn);
 
   const save = (it: number, final: boolean) => {
     if (!a.adapterPath || !adapterFile) return;
