@@ -4,9 +4,12 @@
 // transposed, as in BLAS on row-major data: op(A) = A (stored M×K, lda ≥ K) or A^T (stored K×M, lda ≥ M);
 // likewise op(B) is K×N, stored K×N (ldb ≥ N) or N×K (ldb ≥ K). C is M×N with ldc ≥ N.
 //   C = alpha * op(A) · op(B) + beta * C
-// beta == 0 overwrites C without reading it (C may hold NaN garbage). Negative sizes throw
-// std::invalid_argument. Kernels are chosen at run time from cpu_features() (HEARTH_ISA caps them), and
-// large products are split over the thread pool.
+// beta == 0 overwrites C without reading it (C may hold NaN garbage); alpha == 0 or K == 0 never reads A
+// or B. Negative sizes or leading dimensions shorter than a row throw std::invalid_argument. Kernels are
+// chosen at run time from cpu_features() (HEARTH_ISA caps them), and large products are split over the
+// thread pool. Packed copies of the operands (at most 2 × 32 MB, larger products go in chunks) stay
+// allocated per calling thread between calls. Safe to call concurrently and from inside parallel_for
+// (then it runs on the calling thread).
 #pragma once
 #include <cstddef>
 #include <cstdint>
