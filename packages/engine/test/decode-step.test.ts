@@ -52,3 +52,24 @@ test("greedyGenerate: compiled and plain decode give the same tokens", async () 
   }
   assert.deepEqual(a.tokens, seq.slice(prompt.length));
 });
+
+// lm.generateStep decodes through the compiled step by default; it must not change what is generated: greedy and
+// seeded sampling, with a processor that reads the history, past the sliding window, and a prompt cache reused.
+test("generateStep: the compiled decode step gives the same tokens and log-probabilities as compile: false", async () => {
+  const { model } = await lm.load(findFixture("gemma3-tiny-b"), { dtype: "float32", noTokenizer: true });
+  const prompt = [2, 11, 23, 5, 99, 64, 3, 17, 8];
+  const run = async (opts: lm.StepOptions) => {
+    const toks: number[] = [], lps: number[] = [];
+    for await (const s of lm.generateStep(model, prompt, { maxTokens: 24, logprobs: true, ...opts })) {
+      toks.push(s.token);
+      lps.push(s.logprobs!.toFloat32Array()[s.token]);
+      s.logprobs!.dispose();
+    }
+    return { toks, lps };
+  };
+  for (const opts of [{}, { temp: 0.8, seed: 3, repetitionPenalty: 1.3 }] as lm.StepOptions[]) {
+    const a = await run(opts), b = await run({ ...opts, compile: false });
+    assert.deepEqual(a.toks, b.toks);
+    a.lps.forEach((lp, i) => assert.ok(Math.abs(lp - b.lps[i]) <= 1e-4, `token ${i}: log-prob ${lp} vs ${b.lps[i]}`));
+  }
+});

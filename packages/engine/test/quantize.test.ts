@@ -253,7 +253,7 @@ for (const isa of ["generic", "avx2", "avx512"]) {
       const out = { kernel: native.quantizedKernelName(), worst: 0 };
       const arr = (d, s, dt) => mx.array(Float32Array.from(d), mx.float32, s).astype(dt);
       for (const dt of ["float32", "bfloat16", "float16"])
-        for (const bits of [4, 8, 3])
+        for (const bits of [4, 8, 3, 2, 5, 6])
           for (const gs of [32, 64, 128])
             for (const M of [1, 2, 5, 9]) {
               const q = mx.quantize(arr(randn([40, 384], bits + gs), [40, 384], dt), { groupSize: gs, bits });

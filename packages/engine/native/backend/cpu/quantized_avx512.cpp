@@ -7,7 +7,8 @@
 // laid out per 64-element chunk as [even elements | odd elements] to match the lanes. (vdpbf16ps issues every
 // other cycle, so float x, which would need 2-3 bf16 parts, and several rows go to the float kernel.)
 // Otherwise ("avx512"): codes widened to int32 and made float (the low nibble by a 16-entry vpermps table, the
-// high one by shift + convert, splitting the work between the two vector ports), FMA with float x.
+// high one by shift + convert, splitting the work between the two vector ports), FMA with float x. 2, 3, 5 and
+// 6 bits: 16 codes at a time by a byte shuffle + variable shift (PackedDecoder), FMA with float x.
 // Dequantization (the GEMM path's tiles) uses the same decoding and rounds like mx.dequantize.
 #include <immintrin.h>
 
@@ -173,13 +174,45 @@ HEARTH_INLINE __m512 decode8(const uint8_t* p) {
   return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
 }
 
+// 2, 3, 5 and 6 bits: 16 consecutive codes span 2·BITS bytes (byte aligned), and code i lies within the two
+// bytes from bit BITS·i. The chunk is loaded once, broadcast to the four 128-bit lanes, and an in-lane byte
+// shuffle puts each code's two bytes into its 32-bit lane; a per-lane shift and a mask finish it.
+template <int BITS> struct PackedDecoder {
+  __m512i shuf, shift, mask;
+  PackedDecoder() {
+    alignas(64) int8_t sb[64];
+    alignas(64) int32_t sh[16];
+    for (int i = 0; i < 16; i++) {
+      const int bit = BITS * i;
+      sh[i] = bit & 7;
+      for (int j = 0; j < 4; j++) sb[4 * i + j] = j < 2 ? int8_t((bit >> 3) + j) : int8_t(-128);  // -128: a zero byte
+    }
+    shuf = _mm512_load_si512(sb);
+    shift = _mm512_load_si512(sh);
+    mask = _mm512_set1_epi32((1 << BITS) - 1);
+  }
+  // 16 codes from p (2·BITS bytes read, nothing beyond) as float, in element order.
+  HEARTH_INLINE __m512 decode(const uint8_t* p) const {
+    const __m128i raw = _mm_maskz_loadu_epi8(__mmask16((1u << (2 * BITS)) - 1), p);
+    const __m512i v = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(raw), shuf);
+    return _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srlv_epi32(v, shift), mask));
+  }
+};
+
+// The decoding constants of a width, built once per kernel call and kept in registers.
+template <int BITS> struct Decoder {
+  __m512 table = nibble_table();  // 4-bit
+  PackedDecoder<(BITS == 4 || BITS == 8) ? 3 : BITS> packed;  // 2, 3, 5, 6 bits
+};
+
 size_t f32_prep_bytes(int64_t M, int64_t K) { return size_t(M * K * 4); }
 
-// 8-bit: x as float. 4-bit: each 32-element chunk as [16 even | 16 odd] elements (the two nibbles of 16 bytes).
+// 4-bit: each 32-element chunk as [16 even | 16 odd] elements (the two nibbles of 16 bytes). Other widths: x as
+// float.
 template <int BITS> void f32_prep(int64_t M, int64_t K, const void* x, Elem ex, void* dst) {
   float* out = static_cast<float*>(dst);
   const int64_t es = ex == Elem::f32 ? 4 : 2;
-  if (BITS == 8) {
+  if (BITS != 4) {
     to_float(x, ex, M * K, out);
     return;
   }
@@ -200,13 +233,15 @@ template <int MB> struct Acc {
 // One group of GS codes against MB rows of x: Σ x·q per row (GS/16 vectors, fully unrolled), then
 // tot + Σ · scale.
 template <int MB, int BITS, int GS>
-HEARTH_INLINE Acc<MB> f32_group(const uint8_t* wg, const float* xg, int64_t K, float scale, __m512 table, Acc<MB> tot) {
+HEARTH_INLINE Acc<MB> f32_group(const uint8_t* wg, const float* xg, int64_t K, float scale, const Decoder<BITS>& dec,
+                                Acc<MB> tot) {
   constexpr int NQ = GS / 16;
   Acc<MB> acc;
-  for (int i = 0; i < NQ; i += (BITS == 8 ? 1 : 2)) {
+  for (int i = 0; i < NQ; i += (BITS == 4 ? 2 : 1)) {
     __m512 q0, q1;
     if constexpr (BITS == 8) q0 = decode8(wg + 16 * i);
-    else decode4(wg + 8 * i, table, q0, q1);
+    else if constexpr (BITS == 4) decode4(wg + 8 * i, dec.table, q0, q1);
+    else q0 = dec.packed.decode(wg + 2 * BITS * i);
     for (int r = 0; r < MB; r++) {
       const __m512 x0 = _mm512_loadu_ps(xg + r * K + 16 * i);
       acc.v[r] = i == 0 ? _mm512_mul_ps(q0, x0) : _mm512_fmadd_ps(q0, x0, acc.v[r]);
@@ -225,17 +260,17 @@ HEARTH_INLINE void f32_rows(const QmvProblem& p, int64_t n, int64_t m0, const Ro
   const int64_t K = p.K, G = K / GS;
   const uint8_t* wrow = reinterpret_cast<const uint8_t*>(p.w + n * (K * BITS / 32));
   const float* x = static_cast<const float*>(p.xp) + m0 * K;
-  const __m512 table = nibble_table();
+  const Decoder<BITS> dec;
   Acc<MB> t0, t1;  // even and odd groups: two chains hide the FMA latency
   for (int r = 0; r < MB; r++) t0.v[r] = t1.v[r] = _mm512_setzero_ps();
   constexpr int64_t WB = GS * BITS / 8;  // packed bytes per group
   const float* sc = rs.s.data();
   int64_t g = g0;
   for (; g + 2 <= g1; g += 2) {
-    t0 = f32_group<MB, BITS, GS>(wrow + g * WB, x + g * GS, K, sc[g], table, t0);
-    t1 = f32_group<MB, BITS, GS>(wrow + (g + 1) * WB, x + (g + 1) * GS, K, sc[g + 1], table, t1);
+    t0 = f32_group<MB, BITS, GS>(wrow + g * WB, x + g * GS, K, sc[g], dec, t0);
+    t1 = f32_group<MB, BITS, GS>(wrow + (g + 1) * WB, x + (g + 1) * GS, K, sc[g + 1], dec, t1);
   }
-  if (g < g1) t0 = f32_group<MB, BITS, GS>(wrow + g * WB, x + g * GS, K, sc[g], table, t0);
+  if (g < g1) t0 = f32_group<MB, BITS, GS>(wrow + g * WB, x + g * GS, K, sc[g], dec, t0);
   for (int r = 0; r < MB; r++) {
     float& y = p.y[(m0 + r) * p.ldy + n];
     const float part = _mm512_reduce_add_ps(_mm512_add_ps(t0.v[r], t1.v[r]));
@@ -308,7 +343,7 @@ template <int BITS, Elem E>
 void dequant_rows_t(const uint32_t* w, const void* scales, const void* biases, int64_t rows, int64_t K, int gs,
                     void* out) {
   const int64_t G = K / gs;
-  const __m512 table = nibble_table();
+  const Decoder<BITS> dec;
   // Interleaves 16 even and 16 odd codes back into element order.
   const __m512i lo_idx = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
   const __m512i hi_idx = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
@@ -319,12 +354,14 @@ void dequant_rows_t(const uint32_t* w, const void* scales, const void* biases, i
     const uint8_t* wr = reinterpret_cast<const uint8_t*>(w + r * (K * BITS / 32));
     for (int64_t g = 0; g < G; g++) {
       const __m512 s = _mm512_set1_ps(sf[size_t(g)]), b = _mm512_set1_ps(bf[size_t(g)]);
-      for (int64_t k = g * gs; k < (g + 1) * gs; k += (BITS == 8 ? 16 : 32)) {
+      for (int64_t k = g * gs; k < (g + 1) * gs; k += (BITS == 4 ? 32 : 16)) {
         if constexpr (BITS == 8) {
           dq_store<E>(decode8(wr + k), s, b, out, r * K + k);
+        } else if constexpr (BITS != 4) {
+          dq_store<E>(dec.packed.decode(wr + k * BITS / 8), s, b, out, r * K + k);
         } else {
           __m512 qe, qo;
-          decode4(wr + k / 2, table, qe, qo);
+          decode4(wr + k / 2, dec.table, qe, qo);
           dq_store<E>(_mm512_permutex2var_ps(qe, lo_idx, qo), s, b, out, r * K + k);
           dq_store<E>(_mm512_permutex2var_ps(qe, hi_idx, qo), s, b, out, r * K + k + 16);
         }
@@ -346,8 +383,16 @@ void dequant_rows(const uint32_t* w, const void* scales, const void* biases, Ele
 const QmvKernel kDp4 = {"avx512-bf16", dp4_prep_bytes, dp4_prep, dp4_run};
 const QmvKernel kF32_4 = {"avx512", f32_prep_bytes, f32_prep<4>, f32_run<4>};
 const QmvKernel kF32_8 = {"avx512", f32_prep_bytes, f32_prep<8>, f32_run<8>};
+const QmvKernel kF32_2 = {"avx512", f32_prep_bytes, f32_prep<2>, f32_run<2>};
+const QmvKernel kF32_3 = {"avx512", f32_prep_bytes, f32_prep<3>, f32_run<3>};
+const QmvKernel kF32_5 = {"avx512", f32_prep_bytes, f32_prep<5>, f32_run<5>};
+const QmvKernel kF32_6 = {"avx512", f32_prep_bytes, f32_prep<6>, f32_run<6>};
 const DequantKernel kDequant4 = {"avx512", dequant_rows<4>};
 const DequantKernel kDequant8 = {"avx512", dequant_rows<8>};
+const DequantKernel kDequant2 = {"avx512", dequant_rows<2>};
+const DequantKernel kDequant3 = {"avx512", dequant_rows<3>};
+const DequantKernel kDequant5 = {"avx512", dequant_rows<5>};
+const DequantKernel kDequant6 = {"avx512", dequant_rows<6>};
 
 // Reads the feature fields directly: CpuFeatures' inline helpers must not be instantiated with AVX-512 flags.
 bool has_avx512() {
@@ -360,13 +405,27 @@ bool has_avx512() {
 const QmvKernel* avx512_qmv(int bits, Elem ex, int64_t M) {
   if (!has_avx512()) return nullptr;
   if (bits == 4) return ex == Elem::bf16 && M == 1 && cpu_features().avx512_bf16 ? &kDp4 : &kF32_4;
-  if (bits == 8) return &kF32_8;
-  return nullptr;
+  switch (bits) {
+    case 8: return &kF32_8;
+    case 2: return &kF32_2;
+    case 3: return &kF32_3;
+    case 5: return &kF32_5;
+    case 6: return &kF32_6;
+    default: return nullptr;
+  }
 }
 
 const DequantKernel* avx512_dequant(int bits) {
   if (!has_avx512()) return nullptr;
-  return bits == 4 ? &kDequant4 : bits == 8 ? &kDequant8 : nullptr;
+  switch (bits) {
+    case 4: return &kDequant4;
+    case 8: return &kDequant8;
+    case 2: return &kDequant2;
+    case 3: return &kDequant3;
+    case 5: return &kDequant5;
+    case 6: return &kDequant6;
+    default: return nullptr;
+  }
 }
 
 }  // namespace hearth::cpu::quant_detail
