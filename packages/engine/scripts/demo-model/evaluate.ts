@@ -92,7 +92,8 @@ async function main() {
       out.push(next);
       input = mx.array(Int32Array.from([next]), mx.int32, [1, 1]);
     }
-    const got = tokenizer.decode(out, { skipSpecialTokens: true }).trim();
+    // Exact match; only trailing whitespace is ignored (a code answer starts with its indentation).
+    const got = tokenizer.decode(out, { skipSpecialTokens: true }).trimEnd();
     const s = stats.get(rec.task) ?? { family: rec.family, n: 0, ok: 0, fails: [] };
     s.n++;
     if (got === expected) s.ok++;

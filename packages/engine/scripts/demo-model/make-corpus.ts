@@ -1,7 +1,7 @@
 // The demo model's corpus: small chat tasks with checkable answers, generated deterministically from a seed and
 // written as chat JSONL ({"messages": [user, assistant], "family", "task"}) into train / valid / test files.
 //
-//   node dist/scripts/demo-model/make-corpus.js [--seed 1234] [--out .cache/demo-model/data] [--scale 1]
+//   node dist/scripts/demo-model/make-corpus.js [--seed 1234] [--out .cache/demo-model/data] [--scale 1] [--extra-arith N]
 //
 // Families (and what "held out" means for each; no test or valid prompt ever appears in train, checked at the end):
 //   arithmetic  add / sub of numbers 0-99: the (a, b) PAIRS of valid/test never occur in train in any phrasing;
@@ -158,7 +158,9 @@ function unitItem(r: Rng): Item {
 
 function codeItem(r: Rng, op: (typeof CODE_OPS)[number], name: string, args: string[]): Item {
   const sig = `def ${name}(${args.join(", ")}):`;
-  return { family: "code", task: "code", prompt: fill(pick(r, T.code), { sig }), answer: "    " + fill(op.body, { a: args[0], b: args[1] ?? "" }) };
+  // The return line without its indentation: Gemma's chat template trims every message, so an indented answer
+  // would be trained (and must be expected) unindented anyway.
+  return { family: "code", task: "code", prompt: fill(pick(r, T.code), { sig }), answer: fill(op.body, { a: args[0], b: args[1] ?? "" }) };
 }
 
 function reverseLettersItem(r: Rng): Item {
@@ -173,7 +175,12 @@ export interface Corpus { train: Item[]; valid: Item[]; test: Item[] }
 /** Counts per split at scale 1 (train is multiplied by `scale`). */
 export const SIZES = { train: 150000, validPerTask: 8, testPerTask: 60 };
 
-export function makeCorpus(seed: number, scale = 1): Corpus {
+/**
+ * `extraArith`: that many MORE training items each of add and sub (pairs outside the held-out ones), drawn from a
+ * second generator after everything else, so valid/test and the rest of the training set are unchanged (0: the
+ * standard corpus, byte for byte).
+ */
+export function makeCorpus(seed: number, scale = 1, extraArith = 0): Corpus {
   const r = makeRng(seed);
   const train: Item[] = [], valid: Item[] = [], test: Item[] = [];
   const nTrain = (share: number) => Math.round(SIZES.train * scale * share);
@@ -197,6 +204,7 @@ export function makeCorpus(seed: number, scale = 1): Corpus {
   };
 
   // arithmetic: add / sub by held-out pairs.
+  const arithRest: Record<string, [number, number][]> = {};
   for (const op of ["add", "sub"] as const) {
     const pairs: [number, number][] = [];
     for (let a = 0; a <= 99; a++) for (let b = 0; b <= (op === "sub" ? a : 99); b++) pairs.push([a, b]);
@@ -209,6 +217,7 @@ export function makeCorpus(seed: number, scale = 1): Corpus {
     held.slice(0, SIZES.testPerTask).forEach((p) => addHeld(test, mk(p)));
     held.slice(SIZES.testPerTask).forEach((p) => addHeld(valid, mk(p)));
     for (let i = 0; i < nTrain(op === "add" ? 0.16 : 0.14); i++) addTrain(mk(pick(r, rest)));
+    arithRest[op] = rest;
   }
   // mul: every fact is trained; held-out items pair a fact with a template it is never trained with.
   {
@@ -282,6 +291,14 @@ export function makeCorpus(seed: number, scale = 1): Corpus {
       addTrain(codeItem(r, c.op, c.name, c.args));
     }
   }
+  if (extraArith > 0) {
+    const r2 = makeRng(seed ^ 0x5bd1e995);
+    for (const op of ["add", "sub"] as const)
+      for (let i = 0; i < extraArith; i++) {
+        const [a, b] = pick(r2, arithRest[op]);
+        addTrain({ family: "arithmetic", task: op, prompt: fill(pick(r2, T[op]), { a, b }), answer: String(op === "add" ? a + b : a - b) });
+      }
+  }
   shuffle(r, train);
   // The guarantee, checked: no held-out prompt is a training prompt.
   const trainPrompts = new Set(train.map((x) => x.prompt));
@@ -304,7 +321,7 @@ function main() {
   const seed = Number(opt("seed", "1234"));
   const out = opt("out", ".cache/demo-model/data");
   const scale = Number(opt("scale", "1"));
-  const c = makeCorpus(seed, scale);
+  const c = makeCorpus(seed, scale, Number(opt("extra-arith", "0")));
   mkdirSync(out, { recursive: true });
   for (const [name, items] of Object.entries(c))
     writeFileSync(join(out, `${name}.jsonl`), items.map((it: Item) => JSON.stringify(toRecord(it))).join("\n") + "\n");

@@ -37,6 +37,9 @@ const DEFAULTS = {
   // The last qatSteps steps train through the shipped (quantized) embedding.
   qatSteps: 0,
   resume: false, exportOnly: false, noExport: false,
+  // On --resume: a fresh warmup + cosine schedule over the remaining steps (a warm restart) instead of the
+  // original schedule stretched to the new --iters.
+  restartSchedule: false,
 };
 type Opts = typeof DEFAULTS;
 
@@ -165,9 +168,10 @@ async function main() {
   const vocab = corpusVocabulary(all.flatMap((d) => d.examples.map((e) => e.tokens)));
   const toCompact = new Int32Array(FULL_VOCAB).fill(-1);
   vocab.forEach((id, i) => (toCompact[id] = i));
-  if (prev && prev.vocab !== vocab.length)
-    throw new Error(`the checkpoint was trained over ${prev.vocab} ids but this corpus has ${vocab.length}: regenerate the corpus with the same seed`);
-  writeFileSync(join(o.ckpt, "vocab.json"), JSON.stringify(Array.from(vocab)));
+  const vocabFile = join(o.ckpt, "vocab.json");
+  if (prev && (prev.vocab !== vocab.length || (existsSync(vocabFile) && readFileSync(vocabFile, "utf8") !== JSON.stringify(Array.from(vocab)))))
+    throw new Error(`the checkpoint was trained over other token ids (${prev.vocab}) than this corpus has (${vocab.length}): regenerate the corpus with the same seed`);
+  writeFileSync(vocabFile, JSON.stringify(Array.from(vocab)));
   const model = compactModel(vocab.length);
   const done = prev?.step ?? 0;
   const nParams = treeFlatten(model.parameters()).reduce((n, [, a]) => n + (a as MxArray).size, 0);
@@ -186,7 +190,10 @@ async function main() {
 
   let elapsed = prev?.elapsedS ?? 0;
   if (done < o.iters) {
-    const schedule = lm.buildSchedule({ name: "cosine_decay", arguments: [o.lr, Math.max(1, o.iters - o.warmup), o.minLr], warmup: o.warmup, warmup_init: 0 });
+    const from = o.restartSchedule ? done : 0;
+    const base = lm.buildSchedule({ name: "cosine_decay", arguments: [o.lr, Math.max(1, o.iters - from - o.warmup), o.minLr], warmup: o.warmup, warmup_init: 0 });
+    // The optimizer's step counter keeps counting from the checkpoint; a restarted schedule starts at its 0.
+    const schedule = from ? (step: MxArray) => base(mx.subtract(step, mx.array(from, step.dtype))) : base;
     const optimizer = new optim.AdamW({ learningRate: schedule, betas: [0.9, 0.98], weightDecay: o.weightDecay });
     if (prev && existsSync(join(o.ckpt, "optimizer.safetensors")))
       optimizer.state = treeUnflatten(Object.entries(mx.load(join(o.ckpt, "optimizer.safetensors"))));
