@@ -3,6 +3,7 @@
 import { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
 import type { Json } from "../lm/config.js";
+import { BUNDLED_MODEL_NAME, bundledModelPath } from "../lm/bundled.js";
 
 /** A wrong command line: printed without a stack trace, exit code 2. */
 export class UsageError extends Error {
@@ -85,11 +86,16 @@ export function num(values: Values, name: string, rule: NumberRule = {}): number
 export const str = (values: Values, name: string): string | undefined => values[name] as string | undefined;
 export const flag = (values: Values, name: string): boolean => values[name] === true;
 
-/** --model, else a fallback (a prompt cache's model), else $HEARTH_MODEL, else a UsageError. */
+/**
+ * --model, else a fallback (a prompt cache's model), else $HEARTH_MODEL, else the bundled demo model (said on
+ * stderr, so that nobody mistakes its answers for a real model's).
+ */
 export function modelPath(values: Values, fallback?: string): string {
   const m = str(values, "model") ?? fallback ?? (process.env.HEARTH_MODEL || undefined);
-  if (!m) throw new UsageError("no model given: pass --model <folder or Hugging Face id> or set HEARTH_MODEL");
-  return m;
+  if (m) return m;
+  process.stderr.write(`[hearth] no --model given: using the bundled demo model ${BUNDLED_MODEL_NAME}, which knows only ` +
+    `small arithmetic, word, sorting, unit and code tasks (pass --model <folder or Hugging Face id> for a real one)\n`);
+  return bundledModelPath();
 }
 
 export async function readStdin(): Promise<string> {
@@ -130,7 +136,7 @@ export function chatTemplateConfig(values: Values): Json {
 // ---- option groups shared by the commands ----
 
 export const MODEL_OPTIONS: OptionTable = {
-  model: { type: "string", arg: "path|hub-id", desc: "Model folder or Hugging Face id (default: $HEARTH_MODEL)." },
+  model: { type: "string", arg: "path|hub-id", desc: "Model folder or Hugging Face id (default: $HEARTH_MODEL, else the bundled hearth-tiny)." },
   "adapter-path": { type: "string", arg: "path", desc: "LoRA adapter folder to apply." },
 };
 

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import { BUNDLED_MODEL_NAME, bundledModelPath } from "./bundled.js";
 
 export class ModelNotFoundError extends Error {
   constructor(message: string) {
@@ -30,6 +31,7 @@ export function resolveModelPath(ref: string, env: NodeJS.ProcessEnv = process.e
     if (!statSync(p).isDirectory()) throw new ModelNotFoundError(`${p} is a file; a model is a folder with config.json`);
     return p;
   }
+  if (ref === BUNDLED_MODEL_NAME) return bundledModelPath();  // a folder of that name in the cwd wins (above)
   const [id, revision] = ref.split("@");
   if (!HUB_ID.test(id))
     throw new ModelNotFoundError(`No folder '${ref}' exists, and it is not a Hugging Face model id (org/name)`);

@@ -7,6 +7,7 @@ export { KVCache, RotatingKVCache, QuantizedKVCache, cacheFromKind } from "./cac
 export type { Cache, CacheSnapshot, KVCodec, QuantizeOptions } from "./cache.js";
 export type { LanguageModel, ForwardOptions } from "./model.js";
 export { resolveModelPath, hubCacheDir, ModelNotFoundError } from "./hub.js";
+export { BUNDLED_MODEL_NAME, bundledModelPath } from "./bundled.js";
 export { createModel, supportedModelTypes } from "./models/index.js";
 // Vision (Gemma 3 multimodal) and embeddings (EmbeddingGemma).
 export { preprocessImage, preprocessImageWithCrops, decodeImage, resizeBilinearRgb, panAndScanCrops, imageProcessorConfig, ImageError, DEFAULT_MAX_PIXELS } from "./image.js";

@@ -4,6 +4,7 @@ import type { MxArray } from "../core/array.js";
 import { EngineError } from "../core/errors.js";
 import { Module } from "./module.js";
 import { requireOp } from "./engine-ops.js";
+import { geluApprox as fusedGeluApprox } from "../core/ops-activations.js";
 
 export function relu(x: MxArray): MxArray {
   return mx.maximum(x, 0);
@@ -31,10 +32,12 @@ export function selu(x: MxArray): MxArray {
 export function gelu(x: MxArray): MxArray {
   return mx.divide(mx.multiply(x, mx.add(mx.erf(mx.multiply(x, Math.SQRT1_2)), 1)), 2);
 }
-/** GELU with the tanh approximation (MLX's gelu_approx; PyTorch's approximate="tanh"). */
+/**
+ * GELU with the tanh approximation (MLX's gelu_approx; PyTorch's approximate="tanh"): the fused kernel (one pass,
+ * vectorised tanh), whose gradient is that of its plain-op definition.
+ */
 export function geluApprox(x: MxArray): MxArray {
-  const inner = mx.multiply(mx.add(x, mx.multiply(mx.multiply(mx.square(x), x), 0.044715)), Math.sqrt(2 / Math.PI));
-  return mx.multiply(mx.multiply(x, 0.5), mx.add(mx.tanh(inner), 1));
+  return fusedGeluApprox(x);
 }
 /** GELU as x·sigmoid(1.702x) (MLX's gelu_fast_approx). */
 export function geluFastApprox(x: MxArray): MxArray {
