@@ -76,7 +76,6 @@ test("--help for every command; usage errors exit 2 without a stack trace", asyn
     [["generate", "--model", MODEL, "--prompt", "x", "--top-p", "1.5"], /--top-p must be <= 1/],
     [["generate", "--model", MODEL, "--prompt", "x", "extra"], /Unexpected argument 'extra'/],
     [["generate", "--model", MODEL], /no prompt/],
-    [["generate", "--prompt", "x"], /no model given/],
     [["generate", "--model", MODEL, "--prompt", "x", "--chat-template-config", "{bad"], /chat-template-config/],
     [["cache-prompt", "--model", MODEL, "--prompt", "x"], /--prompt-cache-file is required/],
     [["frobnicate"], /unknown command 'frobnicate'/],

@@ -2,12 +2,13 @@
 // rsvg-convert (Debian's librsvg2-bin) when it is installed.
 //
 //   node dist/scripts/demo-model/plot-loss.js [--csv .cache/demo-model/ckpt/loss.csv] [--out ../../docs/demo-model-loss]
+//                                             [--marks "8000:more arithmetic,13000:restart"]  (labelled vertical lines)
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CKPT_DIR, ROOT, parseArgs } from "./common.js";
 
-const o = parseArgs({ csv: join(CKPT_DIR, "loss.csv"), out: join(ROOT, "../../docs/demo-model-loss"), title: "hearth-tiny: training loss" });
+const o = parseArgs({ csv: join(CKPT_DIR, "loss.csv"), out: join(ROOT, "../../docs/demo-model-loss"), title: "hearth-tiny: training loss", marks: "" });
 const rows = readFileSync(o.csv, "utf8").trim().split("\n").slice(1).map((l) => l.split(","));
 const series = (split: string) => rows.filter((r) => r[1] === split).map((r) => [Number(r[0]), Number(r[2])] as [number, number]);
 const train = series("train"), valid = series("valid");
@@ -43,6 +44,13 @@ parts.push(
   `<text transform="translate(18 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">cross-entropy (full 262,144-id vocabulary), log scale</text>`,
   `<path d="${path(train)}" fill="none" stroke="#1f77b4" stroke-width="1.5"/>`,
 );
+// Phase boundaries (a resumed run on another corpus, a restarted schedule): dashed lines with their labels.
+for (const m of o.marks.split(",").filter(Boolean)) {
+  const [at, label = ""] = m.split(":");
+  const x = px(Number(at));
+  parts.push(`<line x1="${x}" x2="${x}" y1="${T}" y2="${H - B}" stroke="#2ca02c" stroke-dasharray="5,4"/>`,
+    `<text x="${x + 4}" y="${T + 14}" fill="#2ca02c">${label}</text>`);
+}
 if (valid.length) parts.push(`<path d="${path(valid)}" fill="none" stroke="#d62728" stroke-width="2"/>`,
   ...valid.map(([x, y]) => `<circle cx="${px(x)}" cy="${py(y)}" r="3" fill="#d62728"/>`));
 parts.push(`<line x1="${W - R - 170}" x2="${W - R - 140}" y1="${T + 20}" y2="${T + 20}" stroke="#1f77b4" stroke-width="2"/>`,

@@ -234,7 +234,13 @@ class RenderWorker {
     // Requests are strictly sequential and a timed-out worker is discarded, so the next message
     // on the port is always the reply to this request.
     const waited = Atomics.wait(this.flag, 0, 0, timeoutMs);
-    const message = receiveMessageOnPort(this.port);
+    let message = receiveMessageOnPort(this.port);
+    // The flag has been seen set before the posted reply could be received here (once in ~300k renders while
+    // tokenizing a corpus): give the reply up to a second to arrive, 1 ms at a time.
+    for (let i = 0; message === undefined && waited !== "timed-out" && i < 1000; i++) {
+      Atomics.wait(this.flag, 0, 1, 1);  // flag[0] stays 1 until the next request: a 1 ms sleep
+      message = receiveMessageOnPort(this.port);
+    }
     if (message === undefined) {
       if (waited !== "timed-out") throw new Error("chat template worker signalled without replying");
       return undefined;
