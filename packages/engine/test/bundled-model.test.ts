@@ -55,8 +55,10 @@ test("hearth-tiny answers ≥ 80% of held-out arithmetic and of held-out word ta
   }
 });
 
-test("hearth generate without --model uses the bundled model and says so", async () => {
-  const q = HELD_OUT.find((r) => r.task === "add")!;
+// The README's first quick-start line asks exactly this (a held-out pair: 71 - 53 is in no training item).
+test("hearth generate without --model uses the bundled model, says so, and answers the README's question", async () => {
+  const q = HELD_OUT.find((r) => r.messages[0].content === "What is 71 - 53?")!;
+  assert.ok(q, "the README's question is in the held-out split");
   const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     const env = { ...process.env };
     delete env.HEARTH_MODEL;
@@ -66,5 +68,5 @@ test("hearth generate without --model uses the bundled model and says so", async
   });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /bundled demo model hearth-tiny/);
-  assert.ok(r.stdout.trim().length > 0);
+  assert.equal(r.stdout.trim(), String(71 - 53));
 });
