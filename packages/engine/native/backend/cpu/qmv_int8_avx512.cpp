@@ -40,7 +40,7 @@ inline float hsum(__m512 v) {
 
 // NC output columns at once (they share the x loads). Weight scales are loaded 16 groups at a time and spread
 // to the lanes of each chunk by a per-chunk permutation (idx[c % period]).
-constexpr int64_t PF = 1536;  // prefetch distance in bytes of codes per column
+constexpr int64_t PF = 3072;  // prefetch distance in bytes of codes per column
 
 template <int BITS, int NC>
 void columns(const Problem& p, int64_t n, const __m512i* idx, int64_t period) {
@@ -54,8 +54,8 @@ void columns(const Problem& p, int64_t n, const __m512i* idx, int64_t period) {
     const float* xl = p.xlane + m * nch * 16;
     __m512 acc[NC], sw16[NC];
     for (int j = 0; j < NC; j++) acc[j] = _mm512_setzero_ps(), sw16[j] = _mm512_setzero_ps();
-    for (int64_t c = 0; c < nch; c++) {
-      const int64_t ci = c % period;
+    // ci = c % period, kept as a counter: a division per chunk costs as much as the chunk's arithmetic.
+    for (int64_t c = 0, ci = 0; c < nch; c++, ci = ci + 1 == period ? 0 : ci + 1) {
       if (ci == 0) {
         const int64_t g = (c * V) / p.gs, cnt = G - g < 16 ? G - g : 16;
         for (int j = 0; j < NC; j++) sw16[j] = load_groups(p.scales, (n + j) * G + g, cnt, p.es);
