@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { makeCorpus, type Item } from "../scripts/demo-model/make-corpus.js";
+import { parseArgs } from "../scripts/demo-model/common.js";
 
 const SCALE = 0.04;  // 6,000 training items: the same generator, quick
 const corpus = makeCorpus(1234, SCALE);
@@ -54,4 +55,13 @@ test("demo corpus: held-out ordered add/sub pairs never occur in training, in an
   for (const it of heldOut) assert.ok(!trainPairs.has(pairKey(it)), `held-out pair trained: ${it.prompt}`);
   const trainPrompts = new Set(corpus.train.map((it) => it.prompt));
   for (const it of [...corpus.test, ...corpus.valid]) assert.ok(!trainPrompts.has(it.prompt), it.prompt);
+});
+
+test("demo scripts: unknown options, missing values and non-numbers are clear errors", () => {
+  const defaults = { iters: 100, data: "x", resume: false };
+  assert.deepEqual(parseArgs(defaults, ["--iters", "7", "--resume", "--data=y"]), { iters: 7, data: "y", resume: true });
+  assert.throws(() => parseArgs(defaults, ["--itres", "7"]), /unknown option --itres \(options are --iters, --data, --resume\)/);
+  assert.throws(() => parseArgs(defaults, ["--iters"]), /--iters needs a value/);
+  assert.throws(() => parseArgs(defaults, ["--iters", "many"]), /--iters expects a number, got 'many'/);
+  assert.throws(() => parseArgs(defaults, ["stray"]), /unexpected argument 'stray'/);
 });

@@ -24,38 +24,12 @@ HEARTH_BIND(measureReadBandwidth) {
 // where the time of a step goes, per op kind, including the per-op overhead (allocation, dispatch).
 #include <chrono>
 #include <map>
-#include <unordered_set>
 
 #include "core/primitive.h"
 #include "core/scheduler.h"
+#include "core/transforms.h"
 
 namespace hearth::js {
-namespace {
-std::vector<Array> topo(const std::vector<Array>& outputs) {
-  std::vector<Array> order;
-  std::unordered_set<const ArrayNode*> seen;
-  std::vector<std::pair<Array, size_t>> stack;
-  for (auto& o : outputs) {
-    if (o.is_evaluated() || seen.count(o.id())) continue;
-    seen.insert(o.id());
-    stack.push_back({o, 0});
-    while (!stack.empty()) {
-      auto& [node, i] = stack.back();
-      if (i < node.inputs().size()) {
-        const Array& in = node.inputs()[i++];
-        if (!in.is_evaluated() && !seen.count(in.id())) {
-          seen.insert(in.id());
-          stack.push_back({in, 0});
-        }
-      } else {
-        order.push_back(node);
-        stack.pop_back();
-      }
-    }
-  }
-  return order;
-}
-}  // namespace
 
 HEARTH_BIND(evalProfiled) {
   std::vector<Array> outputs = arg_arrays(info, 0);
@@ -63,7 +37,7 @@ HEARTH_BIND(evalProfiled) {
   double total = 0;
   run_on_engine_sync([&] {
     auto t_all = std::chrono::steady_clock::now();
-    std::vector<Array> order = topo(outputs);
+    std::vector<Array> order = topo_unevaluated(outputs);
     for (auto& slot : order) {
       Array a = std::move(slot);
       if (a.is_evaluated()) continue;

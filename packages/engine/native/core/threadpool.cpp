@@ -25,7 +25,6 @@ class Pool {
     std::lock_guard<std::mutex> serial(run_mu_);  // never while a parallel region is running
     stop();
     stopping_ = false;
-    stopping_flag_.store(false);
     // New workers must not take the last region's generation as new work (fn_ is cleared by then).
     for (int i = 0; i < n - 1; i++) workers_.emplace_back([this, i, g = generation_.load()] { worker_loop(i, g); });
   }
@@ -66,7 +65,7 @@ class Pool {
       // A decode step runs hundreds of short parallel regions back to back: a worker that just finished one
       // spins a little for the next instead of going through a futex sleep and wake-up (tens of µs each on a
       // VM) every time; after kSpin pauses without work it sleeps.
-      for (int i = 0; i < kSpin && generation_.load(std::memory_order_acquire) == seen && !stopping_flag_.load(); i++) pause();
+      for (int i = 0; i < kSpin && generation_.load(std::memory_order_acquire) == seen && !stopping_.load(std::memory_order_relaxed); i++) pause();
       std::unique_lock<std::mutex> lk(mu_);
       cv_.wait(lk, [&] { return stopping_ || generation_.load() != seen; });
       if (stopping_) return;
@@ -95,7 +94,7 @@ class Pool {
   }();
 
   void stop() {
-    { std::lock_guard<std::mutex> lk(mu_); stopping_ = true; stopping_flag_.store(true); }
+    { std::lock_guard<std::mutex> lk(mu_); stopping_ = true; }
     cv_.notify_all();
     for (auto& t : workers_) t.join();
     workers_.clear();
@@ -108,8 +107,7 @@ class Pool {
   size_t n_ = 0, chunks_ = 0;
   std::atomic<int> pending_{0};
   std::atomic<uint64_t> generation_{0};
-  bool stopping_ = false;
-  std::atomic<bool> stopping_flag_{false};  // stopping_, readable while spinning without the lock
+  std::atomic<bool> stopping_{false};  // also read while spinning, without the lock
   std::exception_ptr error_;
 };
 

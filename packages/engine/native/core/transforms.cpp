@@ -11,9 +11,6 @@
 
 namespace hearth {
 
-namespace {
-
-// Unevaluated nodes reachable from `outputs`, inputs before the nodes that use them.
 std::vector<Array> topo_unevaluated(const std::vector<Array>& outputs) {
   std::vector<Array> order;
   std::unordered_set<const ArrayNode*> seen;
@@ -38,8 +35,6 @@ std::vector<Array> topo_unevaluated(const std::vector<Array>& outputs) {
   }
   return order;
 }
-
-}  // namespace
 
 void eval_on_this_thread(const std::vector<Array>& outputs) {
   std::vector<Array> order = topo_unevaluated(outputs);

@@ -11,6 +11,8 @@ namespace hearth {
 void eval(const std::vector<Array>& outputs);
 // The same work, called on the engine thread itself.
 void eval_on_this_thread(const std::vector<Array>& outputs);
+// Unevaluated nodes reachable from `outputs`, inputs before the nodes that use them (eval's order).
+std::vector<Array> topo_unevaluated(const std::vector<Array>& outputs);
 
 // A tracer copy of `a` that shares its data: the leaf that gradients are taken with respect to.
 Array make_tracer(const Array& a);

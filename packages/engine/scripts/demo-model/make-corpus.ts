@@ -15,20 +15,12 @@
 //   context     answer from a two-sentence passage (new random passages).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { mulberry32 } from "../../src/core/mulberry32.js";
 
 export type Item = { family: string; task: string; prompt: string; answer: string };
 
-/** mulberry32: a tiny seeded generator (the same one the trainer uses for batch order). */
-export function makeRng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The corpus' generator: mulberry32 (the same one the trainer uses for batch order). */
+export const makeRng = mulberry32;
 
 type Rng = () => number;
 const int = (r: Rng, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));

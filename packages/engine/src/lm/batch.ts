@@ -6,7 +6,7 @@ import type { MxArray } from "../core/array.js";
 import type { LanguageModel } from "./model.js";
 import { PromptCache } from "./prompt-cache.js";
 import {
-  promptTokens, samplingOf, TextAssembler,
+  KeyChain, promptTokens, samplingOf, TextAssembler,
   type FinishReason, type GenerateOptions,
 } from "./generate.js";
 import type { ChatMessage, Tokenizer } from "./tokenizer.js";
@@ -75,7 +75,7 @@ export async function batchGenerate(
     const start = context === Infinity ? 0 : Math.max(0, T - 1 - context);
     hist = mx.array(rows.map((r) => r.slice(start, T - 1)), mx.int32);
   }
-  let key = opts.seed !== undefined ? mx.random.key(opts.seed) : undefined;
+  const keys = opts.seed !== undefined ? new KeyChain(opts.seed) : undefined;
   type Step = { y: MxArray };
   const step = (input: () => MxArray, grow: boolean): Step =>
     mx.tidy(() => {
@@ -97,14 +97,7 @@ export async function batchGenerate(
         for (const p of processors) last = p(hist, last);
       }
       const lp = mx.subtract(last, mx.logsumexp(last, -1, true));
-      let sub: MxArray | undefined;
-      if (key) {
-        const ks = mx.random.split(key, 2);
-        key.dispose();
-        key = mx.keep(mx.reshape(mx.slice(ks, [0, 0], [1, 2]), [2]));
-        sub = mx.reshape(mx.slice(ks, [1, 0], [2, 2]), [2]);
-      }
-      const y = sampler(lp, sub);
+      const y = sampler(lp, keys?.next());
       mx.keep(pc.arrays);
       return { y };
     });
@@ -159,7 +152,7 @@ export async function batchGenerate(
       s?.y.dispose();
     }
     hist?.dispose();
-    key?.dispose();
+    keys?.dispose();
     mask.dispose();
     for (const a of pc.arrays) a.dispose();
   }

@@ -109,8 +109,8 @@ function checkInt(name: string, v: number | undefined, min: number, allowInf = f
     throw new RangeError(`[generate] ${name} must be an integer >= ${min}${allowInf ? " (or Infinity)" : ""}, got ${v}`);
 }
 
-/** A PRNG key per step from one seed. */
-class KeyChain {
+/** A PRNG key per step from one seed (shared with batch generation, so both draw the same keys). */
+export class KeyChain {
   private key: MxArray;
   constructor(seed: number) {
     this.key = mx.keep(mx.random.key(seed));

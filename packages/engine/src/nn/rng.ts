@@ -1,19 +1,12 @@
+import { mulberry32 } from "../core/mulberry32.js";
 // A small deterministic generator (mulberry32 + Box-Muller) used for parameter initialization only while the
 // engine has no mx.random: models can be built and trained before that family is merged.
 class FallbackRng {
-  private s = 0x2545f491;
+  private next = mulberry32(0x2545f491);
 
   /** Restarts the sequence (tests use it for reproducible initializations). */
   seed(seed: number): void {
-    this.s = seed >>> 0;
-  }
-
-  private next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = mulberry32(seed);
   }
 
   uniforms(n: number): Float64Array {

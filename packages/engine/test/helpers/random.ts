@@ -1,14 +1,6 @@
 // Deterministic test data (mulberry32 + Box-Muller), independent of the engine's own random module.
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../../src/core/mulberry32.js";
+export const rng = mulberry32;
 
 export function randn(shape: number[], seed = 1): Float64Array {
   const r = rng(seed);

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "backend/cpu/quantized_kernels.h"
@@ -199,10 +200,12 @@ template <int BITS> struct PackedDecoder {
   }
 };
 
-// The decoding constants of a width, built once per kernel call and kept in registers.
+struct NoPackedDecoder {};
+
+// The decoding constants of a width, built once per kernel call and passed down (kept in registers once inlined).
 template <int BITS> struct Decoder {
   __m512 table = nibble_table();  // 4-bit
-  PackedDecoder<(BITS == 4 || BITS == 8) ? 3 : BITS> packed;  // 2, 3, 5, 6 bits
+  std::conditional_t<BITS == 4 || BITS == 8, NoPackedDecoder, PackedDecoder<BITS>> packed;  // 2, 3, 5, 6 bits
 };
 
 size_t f32_prep_bytes(int64_t M, int64_t K) { return size_t(M * K * 4); }
@@ -256,11 +259,11 @@ HEARTH_INLINE Acc<MB> f32_group(const uint8_t* wg, const float* xg, int64_t K, f
 // Groups [g0, g1) of W row n against x rows m0..m0+MB: y = (or +=, after the first block) Σ, plus the bias
 // term Σ_g bias_g · Σx_g once, with the first block.
 template <int MB, int BITS, int GS>
-HEARTH_INLINE void f32_rows(const QmvProblem& p, int64_t n, int64_t m0, const RowScratch& rs, int64_t g0, int64_t g1) {
+HEARTH_INLINE void f32_rows(const QmvProblem& p, int64_t n, int64_t m0, const RowScratch& rs, int64_t g0, int64_t g1,
+                            const Decoder<BITS>& dec) {
   const int64_t K = p.K, G = K / GS;
   const uint8_t* wrow = reinterpret_cast<const uint8_t*>(p.w + n * (K * BITS / 32));
   const float* x = static_cast<const float*>(p.xp) + m0 * K;
-  const Decoder<BITS> dec;
   Acc<MB> t0, t1;  // even and odd groups: two chains hide the FMA latency
   for (int r = 0; r < MB; r++) t0.v[r] = t1.v[r] = _mm512_setzero_ps();
   constexpr int64_t WB = GS * BITS / 8;  // packed bytes per group
@@ -285,16 +288,17 @@ template <int BITS, int GS> void f32_run_t(const QmvProblem& p, int64_t n0, int6
   const int64_t G = p.K / GS;
   const int64_t GB = std::max<int64_t>(1, (int64_t(24) << 10) / (4 * GS * p.M));  // groups per block: ~24 KB of x
   RowScratch rs(G);
+  const Decoder<BITS> dec;
   for (int64_t g0 = 0; g0 < G; g0 += GB) {
     const int64_t g1 = std::min(G, g0 + GB);
     for (int64_t n = n0; n < n1; n++) {
       rs.load(p, n, G);
       int64_t m = 0;
-      for (; m + 4 <= p.M; m += 4) f32_rows<4, BITS, GS>(p, n, m, rs, g0, g1);
+      for (; m + 4 <= p.M; m += 4) f32_rows<4, BITS, GS>(p, n, m, rs, g0, g1, dec);
       switch (p.M - m) {
-        case 3: f32_rows<3, BITS, GS>(p, n, m, rs, g0, g1); break;
-        case 2: f32_rows<2, BITS, GS>(p, n, m, rs, g0, g1); break;
-        case 1: f32_rows<1, BITS, GS>(p, n, m, rs, g0, g1); break;
+        case 3: f32_rows<3, BITS, GS>(p, n, m, rs, g0, g1, dec); break;
+        case 2: f32_rows<2, BITS, GS>(p, n, m, rs, g0, g1, dec); break;
+        case 1: f32_rows<1, BITS, GS>(p, n, m, rs, g0, g1, dec); break;
         default: break;
       }
     }

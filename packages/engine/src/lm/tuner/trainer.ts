@@ -21,6 +21,7 @@ import {
   DEFAULT_LORA_PARAMETERS, buildSchedule, countParameters, prepareForTraining,
   type FineTuneType, type LoraParameters, type ScheduleConfig,
 } from "./utils.js";
+import { mulberry32 } from "../../core/mulberry32.js";
 
 /** A model the trainer can call: forward(ids [B, L]) → logits [B, L, vocab]. */
 export interface TrainableModel extends Module {
@@ -110,18 +111,6 @@ export interface Batch {
   lengths: MxArray;
 }
 
-/** A small seeded generator (mulberry32) for the batch order. */
-function makeRng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function asExamples(d: TokenizedDataset | Example[]): Example[] {
   return Array.isArray(d) ? d : d.examples;
 }
@@ -138,7 +127,7 @@ export function* iterateBatches(dataset: TokenizedDataset | Example[], batchSize
   const idx = ex.map((_, i) => i).sort((a, b) => ex[a].tokens.length - ex[b].tokens.length);
   const groups: number[][] = [];
   for (let i = 0; i + batchSize <= idx.length; i += batchSize) groups.push(idx.slice(i, i + batchSize));
-  const rand = makeRng(opts.seed ?? 0);
+  const rand = mulberry32(opts.seed ?? 0);
   do {
     const order = groups.map((_, i) => i);
     for (let i = order.length - 1; i > 0; i--) {
