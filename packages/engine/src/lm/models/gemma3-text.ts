@@ -308,13 +308,13 @@ export class Model extends Module {
   makeDecodeStep(opts: DecodeStepOptions = {}): DecodeStep | undefined {
     const int8 = opts.int8Activations ?? true;
     const fingerprint = decodeStepFingerprint(this);
-    const hit = this.decodeSteps.find((s) => s.int8 === int8 && sameArrays(s.fingerprint, fingerprint));
+    const hit = this._decodeSteps.find((s) => s.int8 === int8 && sameArrays(s.fingerprint, fingerprint));
     if (hit) return hit.step;
     const step = makeGemma3DecodeStep(this, int8);
-    this.decodeSteps = [...this.decodeSteps.filter((s) => s.int8 !== int8), { int8, fingerprint, step }];
+    this._decodeSteps = [...this._decodeSteps.filter((s) => s.int8 !== int8), { int8, fingerprint, step }];
     return step;
   }
-  private decodeSteps: { int8: boolean; fingerprint: unknown[]; step: DecodeStep | undefined }[] = [];
+  private _decodeSteps: { int8: boolean; fingerprint: unknown[]; step: DecodeStep | undefined }[] = [];
 
   /** Checkpoint tensors → this model's parameter names. */
   sanitize(weights: Record<string, MxArray>): Record<string, MxArray> {
