@@ -269,7 +269,8 @@ test("DecodeLoop: bad rows get clear errors and leave the loop usable", async ()
   assert.throws(() => loop.insert({ prompt: [1], promptCache: [] as never }), /promptCache must be a PromptCache/);
   assert.throws(() => new lm.DecodeLoop(model, { prefillChunk: 0 }), /prefillChunk/);
   const id = loop.insert({ prompt: [2, 3], maxTokens: 2 });
-  assert.throws(() => loop.insert({ prompt: [2] }), /full \(1 rows\)/);
+  assert.throws(() => loop.insert({ prompt: [2] }), (e: Error & { code?: string }) =>
+    e instanceof lm.BusyError && e.code === "busy" && /full \(1 rows\)/.test(e.message));
   const evs = await drain(loop);
   assert.equal(evs.get(id)!.length, 2);
   assert.equal(loop.remove(12345), undefined);

@@ -144,6 +144,12 @@ interface Row {
   firstReported: boolean;
 }
 
+/** The loop holds maxRows rows already (code "busy": the faces map it to 503 / retry later). */
+export class BusyError extends Error {
+  override name = "BusyError";
+  readonly code = "busy";
+}
+
 function checkInt(name: string, v: number | undefined, min: number, allowInf = false): void {
   if (v === undefined) return;
   if (typeof v !== "number" || !(Number.isInteger(v) || (allowInf && v === Infinity)) || v < min)
@@ -212,7 +218,7 @@ export class DecodeLoop {
       throw new RangeError(`[DecodeLoop] kvBits must be 2, 3, 4, 5, 6 or 8, got ${o.kvBits}`);
     if (o.promptCache !== undefined && !(o.promptCache instanceof PromptCache))
       throw new TypeError("[DecodeLoop] promptCache must be a PromptCache");
-    if (this.size >= this.maxRows) throw new RangeError(`[DecodeLoop] the loop is full (${this.maxRows} rows)`);
+    if (this.size >= this.maxRows) throw new BusyError(`[DecodeLoop] the loop is full (${this.maxRows} rows)`);
     const sampler = o.sampler ?? makeSampler(o);
     const extra = o.logitsProcessors ?? [];
     const processors = [...makeLogitsProcessors(o), ...extra];
