@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { mx, nn, lm, EngineError } from "../src/index.js";
 import { quantizedMatmulInt8, quantizedMatmulInt8Supported } from "../src/core/ops-qmv-int8.js";
 import type { MxArray } from "../src/index.js";
-import { gemma3WeightShapes, writeRandomSafetensors } from "../src/cli/bench-models.js";
+import { gemma3WeightShapes, writeRandomSafetensors } from "../src/lm/random-weights.js";
 import { randn } from "./helpers/random.js";
 
 const tmp = fs.realpathSync(fs.mkdtempSync(join(os.tmpdir(), "hearth-qmv-test-")));
