@@ -128,7 +128,7 @@ test("train: progress events, the adapter is served by name right after; cancell
   assert.equal(served.text, await lm.generate(model, tokenizer!, { messages, maxTokens: 8 }));
 
   const ac = new AbortController();
-  let cancelled = undefined as typeof done;
+  let cancelled: typeof done = undefined as unknown as typeof done;
   for await (const e of backend.train({ data, name: "arith2", iters: 50, batchSize: 2, numLayers: 2, signal: ac.signal })) {
     if (e.type === "progress" && e.iteration >= 2) ac.abort();
     if (e.type === "done") cancelled = e;
