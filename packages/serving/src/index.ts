@@ -13,4 +13,6 @@ export { SequentialLoop, applyTokenMask } from "./row-loop.js";
 export type { RowLoop, RowOptions, RowEvent, TokenConstraint } from "./row-loop.js";
 export { makeRowLoop, hasBatchedLoop } from "./loop-factory.js";
 export { GrammarService } from "./grammar.js";
+export { RemoteBackend, createRemoteBackend, imageDataUrl } from "./remote-backend.js";
+export type { RemoteBackendOptions } from "./remote-backend.js";
 export { renderToolPrompt, toolCallSchema, toolSystemText, parseToolReply } from "./tools.js";
