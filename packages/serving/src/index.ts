@@ -16,3 +16,7 @@ export { GrammarService } from "./grammar.js";
 export { RemoteBackend, createRemoteBackend, imageDataUrl } from "./remote-backend.js";
 export type { RemoteBackendOptions } from "./remote-backend.js";
 export { renderToolPrompt, toolCallSchema, toolSystemText, parseToolReply } from "./tools.js";
+export { SharedBackend, createSharedBackend } from "./shared-backend.js";
+export type { SharedBackendOptions } from "./shared-backend.js";
+export { startSharedHost, defaultSocketDir, ensurePrivateDir, SOCKET_NAME } from "./shared-host.js";
+export type { SharedHost, SharedHostOptions } from "./shared-host.js";
