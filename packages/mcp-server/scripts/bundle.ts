@@ -1,5 +1,6 @@
-// Bundles the server into one runnable file, dist/hearth-mcp.mjs. The engine (native addon, bundled model found
-// from its own location) stays external; the SDK, zod and @hearth/serving go in.
+// Bundles the server into one runnable file, dist/hearth-mcp.mjs: this package, the MCP SDK and zod. The engine
+// (native addon, bundled model found from its own location) and @hearth/serving (it loads its vendored XGrammar
+// next to its own build with createRequire(import.meta.url)) stay external, resolved from node_modules.
 import { build } from "esbuild";
 import { chmodSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -13,7 +14,7 @@ await build({
   platform: "node",
   format: "esm",
   target: "node20",
-  external: ["@hearth/engine", "sharp"],
+  external: ["@hearth/engine", "@hearth/serving", "sharp"],
   // Bundled CommonJS dependencies of the SDK call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __hearthCreateRequire } from 'node:module'; const require = __hearthCreateRequire(import.meta.url);" },
   sourcemap: true,

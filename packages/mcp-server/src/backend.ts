@@ -1,7 +1,7 @@
 // Which backend serves the tools: the engine in this process (default), a remote OpenAI-compatible URL
 // (--base-url), or the per-user shared host (--shared). All come from @hearth/serving.
 import * as serving from "@hearth/serving";
-import type { Backend } from "@hearth/serving";
+import { createLocalBackend, type Backend } from "@hearth/serving";
 import type { McpOptions } from "./args.js";
 
 type Factory = (opts: Record<string, unknown>) => Backend | Promise<Backend>;
@@ -16,5 +16,5 @@ export async function createBackend(opts: McpOptions, adapterDir: string): Promi
   const models = { text: opts.model, vision: opts.visionModel, embedding: opts.embeddingModel };
   if (opts.baseUrl) return factory("createRemoteBackend", "--base-url")({ baseUrl: opts.baseUrl, apiKey: opts.apiKey, ...models });
   if (opts.shared) return factory("connectSharedBackend", "--shared")({ ...models });
-  return factory("createLocalBackend", "the local backend")({ ...models, adapterDir });
+  return createLocalBackend({ model: opts.model, embeddingModel: opts.embeddingModel, visionModel: opts.visionModel, adapterDir });
 }

@@ -2,7 +2,7 @@
 // a prompt, optionally as JSON that follows a schema (e.g. scoring video frames).
 import { z } from "zod";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { collect, ServingError, type DescribeRequest } from "@hearth/serving";
+import { collect, isServingError, ServingError, type DescribeRequest } from "@hearth/serving";
 import { confineModelArg, type ToolContext } from "../context.js";
 import { toolError, toolResult } from "../errors.js";
 import { readImageArg } from "../images.js";
@@ -70,6 +70,8 @@ export const describeImageTool = {
       }
       return toolResult(out, done.text);
     } catch (e) {
+      if (isServingError(e) && (e.code === "unsupported" || e.code === "model_not_found") && args.model === undefined && ctx.opts.visionModel === undefined)
+        return toolError(new ServingError(e.code, `${e.message}. No vision model is configured: start hearth-mcp with --vision-model <folder> or set HEARTH_VISION_MODEL (e.g. a Gemma 3 4B checkpoint), or pass model`, { param: "model" }));
       return toolError(e);
     }
   },

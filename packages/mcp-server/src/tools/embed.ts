@@ -45,6 +45,8 @@ export const embedTool = {
   handler: (ctx: ToolContext) => async (args: Args, extra: RequestExtra): Promise<CallToolResult> => {
     try {
       const model = await confineModelArg(ctx, args.model, "model");
+      if (model === undefined && ctx.opts.embeddingModel === undefined && ctx.backend.kind === "local")
+        throw new ServingError("model_not_found", "no embedding model is configured: start hearth-mcp with --embedding-model <folder> or set HEARTH_EMBEDDING_MODEL (e.g. google/embeddinggemma-300m), or pass model", { param: "model" });
       const ranking = args.query !== undefined || args.documents !== undefined;
       if (ranking === (args.texts !== undefined))
         throw new ServingError("invalid_request", "give either texts, or query together with documents", { param: "texts" });

@@ -40,6 +40,11 @@ export const jobOutput = {
   error: z.string().optional(),
 };
 
+/** The backend's message plus tokens/s when the report has it (the agent sees speed as well as loss). */
+function progressMessage(p: { message: string; tokensPerSecond?: number }): string {
+  return p.tokensPerSecond !== undefined && !/tok/.test(p.message) ? `${p.message}, ${p.tokensPerSecond.toFixed(0)} tokens/s` : p.message;
+}
+
 type Args = z.infer<z.ZodObject<typeof loraTrainInput>>;
 
 /** The result shape shared by lora_train, lora_status and lora_cancel. */
@@ -92,7 +97,7 @@ export const loraTrainTool = {
       const off = token === undefined ? () => {} : job.onProgress((p) => {
         void extra.sendNotification({
           method: "notifications/progress",
-          params: { progressToken: token, progress: p.iteration, total: p.iters, message: p.message },
+          params: { progressToken: token, progress: p.iteration, total: p.iters, message: progressMessage(p) },
         }).catch(() => {});
       });
       const onAbort = () => job.cancel();
