@@ -37,10 +37,14 @@ export class TrainingJob {
   readonly started = Date.now();
   private listeners = new Set<(p: Progress) => void>();
   readonly finished: Promise<void>;
+  /** Resolves once the backend accepted the job (model and dataset loaded, "start" seen) or the job ended. */
+  readonly accepted: Promise<void>;
+  private accept!: () => void;
 
   constructor(backend: Backend, readonly req: TrainRequest, log: (m: string) => void) {
     this.iters = req.iters ?? 0;
-    this.finished = this.run(backend, log);
+    this.accepted = new Promise((r) => { this.accept = r; });
+    this.finished = this.run(backend, log).finally(() => this.accept());
   }
 
   onProgress(fn: (p: Progress) => void): () => void {
@@ -58,6 +62,7 @@ export class TrainingJob {
         if (e.type === "start") {
           this.path = e.path;
           this.iters = e.iters;
+          this.accept();
           log(`training ${e.adapter}: ${e.iters} iterations on ${e.trainExamples} examples (${e.validExamples} for validation) → ${e.path}`);
         } else if (e.type === "progress") {
           this.iteration = e.iteration;

@@ -45,6 +45,12 @@ function progressMessage(p: { message: string; tokensPerSecond?: number }): stri
   return p.tokensPerSecond !== undefined && !/tok/.test(p.message) ? `${p.message}, ${p.tokensPerSecond.toFixed(0)} tokens/s` : p.message;
 }
 
+/** The default numLayers (16) is more than a small model has: say which value works. */
+function layersHint(e: unknown): unknown {
+  const m = /train (\d+) layers but the model only has (\d+) layers/.exec(e instanceof Error ? e.message : "");
+  return m ? new ServingError("invalid_request", `numLayers ${m[1]} is more than the model's ${m[2]} layers: pass numLayers ${m[2]} or less (-1 for all)`, { param: "numLayers" }) : e;
+}
+
 type Args = z.infer<z.ZodObject<typeof loraTrainInput>>;
 
 /** The result shape shared by lora_train, lora_status and lora_cancel. */
@@ -87,9 +93,9 @@ export const loraTrainTool = {
       };
       const job = ctx.jobs.start(req);
       if (args.wait === false) {
-        // Let a bad dataset or a missing model fail now rather than in a status call later.
-        await Promise.race([job.finished, new Promise((r) => setTimeout(r, 50))]);
-        if (job.status === "failed") return toolError(job.error);
+        // A bad dataset or a missing model fails this call rather than a status call later.
+        await job.accepted;
+        if (job.status === "failed") return toolError(layersHint(job.error));
         const s = job.snapshot();
         return toolResult(jobResult(s), `started: ${jobText(s)}. Poll lora_status {"jobId": "${job.id}"}.`);
       }
@@ -108,7 +114,7 @@ export const loraTrainTool = {
         off();
         extra.signal.removeEventListener("abort", onAbort);
       }
-      if (job.status === "failed") return toolError(job.error);
+      if (job.status === "failed") return toolError(layersHint(job.error));
       const s = job.snapshot();
       return toolResult(jobResult(s), jobText(s));
     } catch (e) {
