@@ -68,6 +68,16 @@ describe("lora_train over stdio", () => {
     assert.equal(((await call("generate", { prompt: PROMPT, maxTokens: 8 })).structuredContent as { text: string }).text, before.text);
     const listed = (await call("models", {})).structuredContent as { adapters: Array<{ name: string }> };
     assert.ok(listed.adapters.some((a) => a.name === "zebra"));
+
+    // A restarted server with the same --adapter-dir serves the adapter by name.
+    const again = await stdioClient(["--adapter-dir", adapterDir]);
+    try {
+      const r2 = (await again.client.callTool({ name: "generate", arguments: { prompt: PROMPT, maxTokens: 8, adapter: "zebra" } })) as CallToolResult;
+      assert.equal(r2.isError, undefined, text(r2));
+      assert.equal((r2.structuredContent as { text: string }).text, sa.text);
+    } finally {
+      await again.close();
+    }
   });
 
   test("notifications/cancelled stops training within a step and leaves a loadable adapter", async () => {
