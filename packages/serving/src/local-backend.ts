@@ -135,6 +135,16 @@ export class LocalBackend implements Backend {
     return s;
   }
 
+  /** Decode steps run so far on a model (+ adapter): tests count the steps after a cancellation. */
+  decodeSteps(model: string = this.defaultModel, adapter?: string): number {
+    return this.schedulers.get(`${model}\u0000${adapter ?? ""}`)?.steps ?? 0;
+  }
+
+  /** The prefix cache of a model (+ adapter), when one was made. */
+  prefixCacheOf(model: string = this.defaultModel, adapter?: string): PrefixCache | undefined {
+    return this.schedulers.get(`${model}\u0000${adapter ?? ""}`)?.prefixCache;
+  }
+
   private queuedTotal(): number {
     let n = 0;
     for (const s of this.schedulers.values()) n += s.queued;

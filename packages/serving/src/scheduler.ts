@@ -98,6 +98,7 @@ export class Scheduler {
       if (this.opts.prefixCache && !row.pixelValues) {
         const hit = this.opts.prefixCache.take(row.prompt);
         if (hit) row.promptCache = hit;
+        row.checkpoints = true;
       }
       let id: number;
       try {
