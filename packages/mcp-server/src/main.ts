@@ -56,7 +56,8 @@ async function main(): Promise<number> {
     if (closing) return;
     closing = true;
     stderrLog(`shutting down (${why})`);
-    await state.jobs.cancelAll().catch(() => {});
+    // Cancelled jobs keep their last checkpoint; a job that does not stop within 10 s does not keep the process.
+    await Promise.race([state.jobs.cancelAll().catch(() => {}), new Promise((r) => setTimeout(r, 10_000).unref())]);
     await closeTransport().catch(() => {});
     await backend.close().catch(() => {});
     process.exit(0);

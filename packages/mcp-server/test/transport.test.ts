@@ -168,6 +168,23 @@ describe("stdio without roots", () => {
   });
 });
 
+describe("--base-url", () => {
+  test("a remote backend that is down gives an upstream error that says what to check; the server stays up", async () => {
+    const s = await stdioClient(["--base-url", "http://127.0.0.1:9/v1"]);
+    try {
+      const r = (await s.client.callTool({ name: "generate", arguments: { prompt: "hi", maxTokens: 2 } })) as CallToolResult;
+      assert.equal(r.isError, true);
+      assert.match(text(r), /^upstream: .*check that the --base-url server is running/);
+      const t = (await s.client.callTool({ name: "lora_train", arguments: { data: PNG_1X1, name: "x" } })) as CallToolResult;
+      assert.equal(t.isError, true);
+      assert.equal((await s.client.listTools()).tools.length, 7);
+      assert.match(s.stderr(), /ready \(remote backend/);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe("stdout", () => {
   test("carries only JSON-RPC messages, also while code in the process prints to stdout", async () => {
     const noise = join(PKG, "test", "fixtures", "stdout-noise.mjs");

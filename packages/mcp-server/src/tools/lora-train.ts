@@ -100,17 +100,30 @@ export const loraTrainTool = {
         return toolResult(jobResult(s), `started: ${jobText(s)}. Poll lora_status {"jobId": "${job.id}"}.`);
       }
       const token = extra._meta?.progressToken;
-      const off = token === undefined ? () => {} : job.onProgress((p) => {
+      // Progress must increase with each notification, and the backend reports an iteration more than once (a step,
+      // then its loss): keep the last report of a turn of the event loop and send it if its iteration is new.
+      let pending: { iteration: number; iters: number; message: string; tokensPerSecond?: number } | undefined;
+      let lastSent = 0;
+      const flush = () => {
+        const p = pending;
+        pending = undefined;
+        if (!p || p.iteration <= lastSent || token === undefined) return;
+        lastSent = p.iteration;
         void extra.sendNotification({
           method: "notifications/progress",
           params: { progressToken: token, progress: p.iteration, total: p.iters, message: progressMessage(p) },
         }).catch(() => {});
+      };
+      const off = token === undefined ? () => {} : job.onProgress((p) => {
+        if (pending === undefined) setImmediate(flush);
+        if (!pending || p.iteration >= pending.iteration) pending = p;
       });
       const onAbort = () => job.cancel();
       extra.signal.addEventListener("abort", onAbort, { once: true });
       try {
         await job.finished;
       } finally {
+        flush();
         off();
         extra.signal.removeEventListener("abort", onAbort);
       }
