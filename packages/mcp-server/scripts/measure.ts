@@ -11,6 +11,9 @@ import { BIN } from "../test/helpers.js";
 
 const runs = Number(process.argv[2] ?? 10);
 const PROMPT = "What is 71 - 53?";
+// A different prompt per run, the same list on every path, so the serving layer's prefix cache cannot skip a prefill
+// that lm.generate has to do.
+const prompt = (i: number) => `What is ${10 + i} + ${53 - i}?`;
 const MAX = 16;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
@@ -35,7 +38,7 @@ const tool: number[] = [];
 let toolText = "";
 for (let i = 0; i <= runs; i++) {
   const t0 = performance.now();
-  const r = (await client.callTool({ name: "generate", arguments: { prompt: PROMPT, maxTokens: MAX } })) as CallToolResult;
+  const r = (await client.callTool({ name: "generate", arguments: { prompt: prompt(i), maxTokens: MAX } })) as CallToolResult;
   if (i > 0) tool.push(performance.now() - t0); // the first call loads the model
   toolText = (r.structuredContent as { text: string }).text;
 }
@@ -45,7 +48,7 @@ const backend = createLocalBackend({});
 const served: number[] = [];
 for (let i = 0; i <= runs; i++) {
   const t0 = performance.now();
-  await collect(backend.generate({ messages: [{ role: "user", content: PROMPT }], maxTokens: MAX, temperature: 0 }));
+  await collect(backend.generate({ messages: [{ role: "user", content: prompt(i) }], maxTokens: MAX, temperature: 0 }));
   if (i > 0) served.push(performance.now() - t0);
 }
 await backend.close();
@@ -55,10 +58,10 @@ const direct: number[] = [];
 let directText = "";
 for (let i = 0; i <= runs; i++) {
   const t0 = performance.now();
-  directText = await lm.generate(model, tokenizer!, { messages: [{ role: "user", content: PROMPT }], maxTokens: MAX });
+  directText = await lm.generate(model, tokenizer!, { messages: [{ role: "user", content: prompt(i) }], maxTokens: MAX });
   if (i > 0) direct.push(performance.now() - t0);
 }
-console.log(`generate "${PROMPT}" maxTokens ${MAX}, ${runs} warm runs each (same text: ${toolText === directText}, ${JSON.stringify(toolText)}):`);
+console.log(`generate "${prompt(runs)}"-style prompts (a new one each run), maxTokens ${MAX}, ${runs} warm runs each (last texts equal: ${toolText === directText}, ${JSON.stringify(toolText)}):`);
 console.log(`  MCP tool over stdio     median ${fmt(median(tool))}`);
 console.log(`  @hearth/serving local   median ${fmt(median(served))}`);
 console.log(`  lm.generate directly    median ${fmt(median(direct))}`);
