@@ -42,6 +42,13 @@ for (let i = 0; i <= runs; i++) {
   if (i > 0) tool.push(performance.now() - t0); // the first call loads the model
   toolText = (r.structuredContent as { text: string }).text;
 }
+// A tool that does no model work (an unknown job id): the round trip of the protocol itself.
+const trivial: number[] = [];
+for (let i = 0; i < 50; i++) {
+  const t0 = performance.now();
+  await client.callTool({ name: "lora_status", arguments: { jobId: "none" } });
+  trivial.push(performance.now() - t0);
+}
 await client.close();
 
 const backend = createLocalBackend({});
@@ -65,4 +72,5 @@ console.log(`generate "${prompt(runs)}"-style prompts (a new one each run), maxT
 console.log(`  MCP tool over stdio     median ${fmt(median(tool))}`);
 console.log(`  @hearth/serving local   median ${fmt(median(served))}`);
 console.log(`  lm.generate directly    median ${fmt(median(direct))}`);
+console.log(`  a tool call without model work (lora_status, 50 runs) median ${fmt(median(trivial))}: the stdio JSON-RPC round trip`);
 console.log(`  MCP overhead vs lm.generate: ${fmt(median(tool) - median(direct))}; vs the serving layer: ${fmt(median(tool) - median(served))}`);
