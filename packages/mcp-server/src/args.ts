@@ -91,7 +91,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     // Base64 is 4/3 of the bytes; 1 MiB more for the JSON-RPC envelope and the other arguments.
     maxBodyBytes: int("max-body-bytes", values["max-body-bytes"], Math.ceil(maxImageBytes * 4 / 3) + 1024 * 1024, 1024),
     maxImageBytes,
-    maxImagePixels: int("max-image-pixels", values["max-image-pixels"], 50_000_000, 1),
+    // The same pixel cap as hearth server (16 MP, 4096 × 4096).
+    maxImagePixels: int("max-image-pixels", values["max-image-pixels"], 16_777_216, 1),
     adapterDir: nonEmpty(values["adapter-dir"]),
   };
   if (opts.port > 65535) throw new UsageError(`--port must be at most 65535, got ${opts.port}`);
