@@ -131,6 +131,24 @@ test("rotating sliding-window caches: reused when the window has not overwritten
   assert.deepEqual(miss.tokens, (await tokensOf(cold.generate({ prompt: diverging, maxTokens: 5 }))).tokens);
 });
 
+test("a chat whose shared system prompt is longer than the window reuses it on the next request", async () => {
+  const warm = backend({});
+  const cold = backend({ prefixCache: false });
+  const system = Array(150).fill("Answer with one number.").join(" ");
+  const turn = (q: string) => [{ role: "system" as const, content: system }, { role: "user" as const, content: q }];
+  const first = await tokensOf(warm.generate({ messages: turn("What is 2 + 11?"), maxTokens: 4 }));
+  assert.equal(first.start!.cachedTokens, 0);
+  assert.equal(first.done.usage.cachedTokens, 0);
+  const p2 = tokenizer.applyChatTemplate(turn("Add 99 and 73."), { addGenerationPrompt: true }) as number[];
+  const p1 = tokenizer.applyChatTemplate(turn("What is 2 + 11?"), { addGenerationPrompt: true }) as number[];
+  let common = 0;
+  while (p1[common] === p2[common]) common++;
+  assert.ok(common > 600, `the shared prefix (${common} tokens) wraps the 512-token window`);
+  const hit = await tokensOf(warm.generate({ messages: turn("Add 99 and 73."), maxTokens: 4 }));
+  assert.ok(hit.start!.cachedTokens >= common - 2 && hit.start!.cachedTokens <= common, `cached ${hit.start!.cachedTokens} of ${common}`);
+  assert.deepEqual(hit.tokens, (await tokensOf(cold.generate({ messages: turn("Add 99 and 73."), maxTokens: 4 }))).tokens);
+});
+
 test("interactive requests go ahead of background ones waiting in the queue", async () => {
   const b = backend({ maxBatch: 1, prefixCache: false });
   const order: string[] = [];
