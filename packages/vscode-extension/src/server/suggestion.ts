@@ -85,13 +85,13 @@ export function discardReason(text: string, { suffix }: CursorContext): string |
   const sugLines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
   // The lines after the cursor's line (the text the suggestion would push down).
   const after = suffix.split("\n").slice(1).map((l) => l.trim()).filter((l) => l !== "");
-  if (restOfLine.trim() !== "" && text.trim() === restOfLine.trim()) return "repeats the rest of the line";
-  if (sugLines.length > 0 && after.length >= sugLines.length && sugLines.every((l, i) => l === after[i]))
-    return "repeats the next lines";
   if (CLOSERS.test(text)) {
     const closing = text.replace(/\s+/g, "");
     if (suffix.replace(/\s+/g, "").startsWith(closing)) return "only closes what is already closed";
   }
+  if (restOfLine.trim() !== "" && text.trim() === restOfLine.trim()) return "repeats the rest of the line";
+  if (sugLines.length > 0 && after.length >= sugLines.length && sugLines.every((l, i) => l === after[i]))
+    return "repeats the next lines";
   return undefined;
 }
 
