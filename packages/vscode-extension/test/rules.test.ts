@@ -1,6 +1,7 @@
 // The suggestion rules and the cache, case by case (the behaviour the issue asks for, written out as expectations).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { localTokenLookup } from "../src/server/backend.js";
 import { CompletionCache } from "../src/server/completion-cache.js";
 import { ContextRing } from "../src/server/context-ring.js";
 import { buildPrompt, detectFim, FIM_FAMILIES } from "../src/server/prompt.js";
@@ -71,6 +72,11 @@ describe("prompts", () => {
     const codegemma = new Set(["<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"]);
     assert.equal(detectFim((t) => (codegemma.has(t) ? 1 : undefined))?.name, "codegemma");
     assert.equal(detectFim(() => undefined), undefined);
+    // Gemma 3's real tokenizer (shipped with hearth-tiny) has no FIM entries.
+    const gemma = localTokenLookup("hearth-tiny");
+    assert.ok(gemma);
+    assert.equal(gemma("<start_of_turn>"), 105);
+    assert.equal(detectFim(gemma), undefined);
   });
   it("puts context first and the cursor last in the FIM template", () => {
     const p = buildPrompt("fim", { prefix: "a = ", suffix: "\nb", languageId: "python", path: "x.py", chunks: [{ path: "y.py", text: "z = 1" }] }, FIM_FAMILIES[0]);

@@ -1,13 +1,13 @@
 // Picks the Backend for the settings: a remote OpenAI-compatible URL, or the model in this process. Uses
-// @hearth/serving's factories when that package provides them, the in-process engine backend otherwise.
-import { existsSync } from "node:fs";
+// @hearth/serving's LocalBackend (scheduler, prefix cache, interactive priority) or its RemoteBackend.
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
 import { lm } from "@hearth/engine";
 import type { Backend } from "@hearth/serving";
 import * as serving from "@hearth/serving";
 import { ServingError } from "@hearth/serving";
-import { EngineBackend } from "./engine-backend.js";
 
 export const BUNDLED_MODEL = "hearth-tiny";
 
@@ -35,11 +35,45 @@ type Factory = (opts: Record<string, unknown>) => Backend | Promise<Backend>;
 
 export interface BackendChoice {
   backend: Backend;
-  /** The in-process backend when we run the engine ourselves (tokenizer access for FIM detection). */
-  engine?: EngineBackend;
+  /** The default model's name as this backend knows it (for warm-up). */
+  model: string;
 }
 
-export async function createBackend(settings: { model?: string; baseUrl?: string }): Promise<BackendChoice> {
+/**
+ * The token strings a local model's tokenizer files define as special or added (plus the vocabulary when only
+ * tokenizer.json has them), for FIM sentinel detection without building a tokenizer. Undefined: not a local folder.
+ */
+export function localTokenLookup(model: string): ((t: string) => number | undefined) | undefined {
+  let path: string;
+  try {
+    path = resolveModel(model);
+  } catch {
+    return undefined;
+  }
+  const read = (name: string): any => {
+    for (const f of [name, name + ".gz"]) {
+      const p = join(path, f);
+      if (!existsSync(p)) continue;
+      const buf = readFileSync(p);
+      return JSON.parse((f.endsWith(".gz") ? gunzipSync(buf) : buf).toString("utf8"));
+    }
+    return undefined;
+  };
+  const ids = new Map<string, number>();
+  try {
+    const cfg = read("tokenizer_config.json");
+    for (const [id, t] of Object.entries<any>(cfg?.added_tokens_decoder ?? {})) if (typeof t?.content === "string") ids.set(t.content, Number(id));
+    const tok = read("tokenizer.json");
+    for (const t of tok?.added_tokens ?? []) if (typeof t?.content === "string") ids.set(t.content, t.id);
+    const vocab = tok?.model?.vocab;
+    if (vocab && !Array.isArray(vocab)) for (const k of ["<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<fim_prefix>", "<fim_suffix>", "<fim_middle>"]) if (typeof vocab[k] === "number") ids.set(k, vocab[k]);
+  } catch {
+    return undefined;
+  }
+  return (t) => ids.get(t);
+}
+
+export async function createBackend(settings: { model?: string; baseUrl?: string }, local: Record<string, unknown> = {}): Promise<BackendChoice> {
   const model = settings.model || BUNDLED_MODEL;
   const s = serving as unknown as Record<string, Factory | undefined>;
   if (settings.baseUrl) {
@@ -50,14 +84,10 @@ export async function createBackend(settings: { model?: string; baseUrl?: string
     }
     const remote = s.createRemoteBackend;
     if (!remote) throw new ServingError("unsupported", "this build of @hearth/serving has no remote backend (createRemoteBackend)");
-    return { backend: await remote({ baseUrl: settings.baseUrl, defaultModel: model }) };
+    return { backend: await remote({ baseUrl: settings.baseUrl, model }), model };
   }
-  const local = s.createLocalBackend;
-  if (local && process.env.HEARTH_LSP_BACKEND !== "engine") {
-    return { backend: await local({ defaultModel: resolveModelName(model) }) };
-  }
-  const engine = new EngineBackend({ defaultModel: model, resolve: resolveModel });
-  return { backend: engine, engine };
+  const id = resolveModelName(model);
+  return { backend: serving.createLocalBackend({ ...local, model: id }), model: id };
 }
 
 /** The bundled model by its folder when it ships beside the server (the serving host resolves folders). */

@@ -14,7 +14,7 @@ import {
   ChatDeltaNotification, ChatRequest, DEFAULT_SETTINGS, HearthErrorCodes, ModelsRequest, StatusNotification, StatusRequest,
   type ChatResult, type HearthSettings, type ServerState, type StatusInfo,
 } from "../shared/protocol.js";
-import { BUNDLED_MODEL, createBackend, type BackendChoice } from "./backend.js";
+import { BUNDLED_MODEL, createBackend, localTokenLookup, type BackendChoice } from "./backend.js";
 import { chatTurns } from "./chat.js";
 import { Completer } from "./completion.js";
 import { ContextRing } from "./context-ring.js";
@@ -116,7 +116,9 @@ export function startServer(connection: Connection): void {
     const mine = choice;
     mine.then(async (c) => {
       backendNow = c.backend;
-      if (c.engine) await c.engine.load(s.model || BUNDLED_MODEL);
+      // Warm up: the first keystroke should not wait for the weights.
+      if (!s.baseUrl) await c.backend.load(c.model);
+      await (style ??= resolveStyle());
       if (choice === mine) setState("ready");
     }).catch((e: unknown) => {
       if (choice === mine) {
@@ -130,9 +132,9 @@ export function startServer(connection: Connection): void {
     const want = eff().promptStyle;
     const c = await choice!;
     let fim: FimTemplate | undefined;
-    if (c.engine) {
-      const tok = await c.engine.tokenizer(settings.model || undefined);
-      fim = detectFim((t) => tok.tokenToId(t));
+    if (!settings.baseUrl) {
+      const lookup = localTokenLookup(modelName());
+      if (lookup) fim = detectFim(lookup);
     }
     if (want === "fim") {
       if (!fim) throw new ResponseError(HearthErrorCodes.invalid, "promptStyle fim: this model's tokenizer has no FIM sentinels");
