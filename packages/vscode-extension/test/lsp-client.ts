@@ -10,7 +10,8 @@ import {
 } from "vscode-languageserver-protocol/node";
 import { StatusNotification, StatusRequest, type StatusInfo } from "../src/shared/protocol.js";
 
-export const SERVER = fileURLToPath(new URL("../src/server/main.js", import.meta.url));
+/** The server under test: the built bin, or another build (the bundled server/hearth-lsp.mjs) named by HEARTH_LSP_SERVER. */
+export const SERVER = process.env.HEARTH_LSP_SERVER ?? fileURLToPath(new URL("../src/server/main.js", import.meta.url));
 
 export class LspClient {
   readonly conn: ProtocolConnection;
