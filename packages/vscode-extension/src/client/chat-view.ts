@@ -196,7 +196,13 @@ export class ChatViewProvider implements vscode.WebviewViewProvider {
     let answer = "";
     let finish: ChatResult["finishReason"] | "error" = "stop";
     try {
-      const params = { chatId, messages: this.messages, attachments: this.attachments.map((a) => a.attachment), ...(this.model ? { model: this.model } : {}) };
+      const cfg = vscode.workspace.getConfiguration("hearth");
+      const bias = cfg.get<Record<string, number>>("chat.logitBias", {});
+      const params = {
+        chatId, messages: this.messages, attachments: this.attachments.map((a) => a.attachment),
+        maxTokens: cfg.get<number>("chat.maxTokens", 1024),
+        ...(this.model ? { model: this.model } : {}), ...(Object.keys(bias).length ? { logitBias: bias } : {}),
+      };
       this.attachments = [];
       this.postAttachments();
       const r = await c.sendRequest(ChatRequest.type, params, cts.token);

@@ -110,7 +110,8 @@ export function startServer(connection: Connection): void {
     const s = { ...settings };
     choice = (async () => {
       if (old) await old.then((c) => c.backend.close()).catch(() => undefined);
-      return createBackend(s);
+      // HEARTH_LSP_PREFIX_CACHE=0 turns the serving prefix cache off (for the typing benchmark's comparison).
+      return createBackend(s, process.env.HEARTH_LSP_PREFIX_CACHE === "0" ? { prefixCache: false } : {});
     })();
     style = undefined;
     const mine = choice;
@@ -284,6 +285,15 @@ export function startServer(connection: Connection): void {
       };
       const model = params.model || settings.model;
       if (model) req.model = model;
+      if (params.logitBias !== undefined) {
+        const lb: Record<number, number> = {};
+        for (const [k, v] of Object.entries(params.logitBias ?? {})) {
+          if (!/^\d+$/.test(k) || typeof v !== "number" || !Number.isFinite(v))
+            throw new ResponseError(HearthErrorCodes.invalid, "logitBias maps token ids to finite numbers");
+          lb[Number(k)] = v;
+        }
+        req.logitBias = lb;
+      }
       for await (const e of backend.generate(req)) {
         if (e.type === "token" && e.text) {
           text += e.text;

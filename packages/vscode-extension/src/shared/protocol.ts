@@ -52,6 +52,8 @@ export interface ChatParams {
   model?: string;
   maxTokens?: number;
   temperature?: number;
+  /** Token id → bias added to its logit (OpenAI's logit_bias), e.g. { "1": -100 } to keep a model talking. */
+  logitBias?: Record<string, number>;
 }
 
 export interface ChatResult {
