@@ -106,7 +106,9 @@ export class Completer {
       ...("prompt" in built ? { prompt: built.prompt } : { messages: built.messages }),
       maxTokens: multiLine ? s.maxTokens : Math.min(s.maxTokens, 48),
       temperature: 0,
-      stop: built.stop,
+      // Single-line mode ends at the line end as a stop string, so the request finishes normally and the serving
+      // prefix cache keeps its prompt (it drops the caches of aborted rows).
+      stop: multiLine ? built.stop : [...built.stop, "\n"],
       priority: "interactive",
       signal,
     };
