@@ -33,6 +33,17 @@ async function tokensOf(it: AsyncIterable<GenerateEvent>, onToken?: (n: number) 
   return { tokens, done: done!, start };
 }
 
+/** Active memory once arrays left to the garbage collector are gone (the test script runs node with --expose-gc). */
+async function settledMemory(): Promise<number> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  assert.ok(gc, "run the tests with node --expose-gc");
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return mx.getActiveMemory();
+}
+
 const prompts = ["What is 2 + 11?", "Add 99 and 73.", "Compute 1 + 25.", "Add 36 and 57.", "Tell me about cats.", "Add 4 and 75."];
 
 test("batched greedy decoding gives the tokens of each request run alone", async () => {
@@ -62,7 +73,7 @@ test("cancellation stops within one decode step and active memory returns to the
   const b = backend({ prefixCache: false });
   const long = Array(40).fill("Add 4 and 75.").join(" ");
   await collect(b.generate({ prompt: long, maxTokens: 4 }));  // warm: model, compiled step, allocator pools
-  const baseline = mx.getActiveMemory();
+  const baseline = await settledMemory();
   const ac = new AbortController();
   let stepsAtAbort = -1;
   const r = await tokensOf(b.generate({ prompt: long, maxTokens: 500, signal: ac.signal }), (n) => {
@@ -76,7 +87,8 @@ test("cancellation stops within one decode step and active memory returns to the
   assert.ok(r.tokens.length <= 4);
   const st = await b.status();
   assert.equal(st.active, 0);
-  assert.ok(mx.getActiveMemory() <= baseline, `active memory ${mx.getActiveMemory()} > baseline ${baseline}`);
+  const now = await settledMemory();
+  assert.ok(now <= baseline, `active memory ${now} > baseline ${baseline}`);
 });
 
 test("a prefix hit prefills only the new suffix and gives the tokens of a cold run", async () => {
@@ -117,6 +129,24 @@ test("rotating sliding-window caches: reused when the window has not overwritten
   const miss = await tokensOf(warm.generate({ prompt: diverging, maxTokens: 5 }));
   assert.equal(miss.start!.cachedTokens, 0);
   assert.deepEqual(miss.tokens, (await tokensOf(cold.generate({ prompt: diverging, maxTokens: 5 }))).tokens);
+});
+
+test("a chat whose shared system prompt is longer than the window reuses it on the next request", async () => {
+  const warm = backend({});
+  const cold = backend({ prefixCache: false });
+  const system = Array(150).fill("Answer with one number.").join(" ");
+  const turn = (q: string) => [{ role: "system" as const, content: system }, { role: "user" as const, content: q }];
+  const first = await tokensOf(warm.generate({ messages: turn("What is 2 + 11?"), maxTokens: 4 }));
+  assert.equal(first.start!.cachedTokens, 0);
+  assert.equal(first.done.usage.cachedTokens, 0);
+  const p2 = tokenizer.applyChatTemplate(turn("Add 99 and 73."), { addGenerationPrompt: true }) as number[];
+  const p1 = tokenizer.applyChatTemplate(turn("What is 2 + 11?"), { addGenerationPrompt: true }) as number[];
+  let common = 0;
+  while (p1[common] === p2[common]) common++;
+  assert.ok(common > 600, `the shared prefix (${common} tokens) wraps the 512-token window`);
+  const hit = await tokensOf(warm.generate({ messages: turn("Add 99 and 73."), maxTokens: 4 }));
+  assert.ok(hit.start!.cachedTokens >= common - 2 && hit.start!.cachedTokens <= common, `cached ${hit.start!.cachedTokens} of ${common}`);
+  assert.deepEqual(hit.tokens, (await tokensOf(cold.generate({ messages: turn("Add 99 and 73."), maxTokens: 4 }))).tokens);
 });
 
 test("interactive requests go ahead of background ones waiting in the queue", async () => {

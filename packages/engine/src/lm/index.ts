@@ -2,6 +2,7 @@
 export { load, loadTokenizer, loadWeightsFrom, hasTokenizer } from "./load.js";
 export type { LoadOptions, Loaded } from "./load.js";
 export { Tokenizer } from "./tokenizer.js";
+export { ChatTemplateError, ChatTemplateSyntaxError, ChatTemplateRenderError, ChatTemplateTimeoutError } from "./chat-template.js";
 export type { ChatMessage, ApplyChatTemplateOptions } from "./tokenizer.js";
 export { KVCache, RotatingKVCache, QuantizedKVCache, cacheFromKind } from "./cache.js";
 export type { Cache, CacheSnapshot, KVCodec, QuantizeOptions } from "./cache.js";
@@ -49,6 +50,9 @@ export type { MakePromptCacheOptions } from "./prompt-cache.js";
 export { generate, streamGenerate, generateStep, promptTokens, TextAssembler } from "./generate.js";
 export type { GenerateOptions, GenerationResponse, StepOptions, StepToken, StepInfo, FinishReason } from "./generate.js";
 export { batchGenerate } from "./batch.js";
+export { DecodeLoop, KeyChain, BusyError } from "./decode-loop.js";
+export type { DecodeLoopOptions, RowOptions, RowEvent, TokenConstraint } from "./decode-loop.js";
+export type { DecodeStep, DecodeStepOptions } from "./models/gemma3-text.js";
 export type { BatchGenerateOptions, BatchPrompt } from "./batch.js";
 export { convert, mixedQuantPredicate, QUANT_RECIPES } from "./convert.js";
 export type { ConvertOptions, ConvertResult, QuantRecipe } from "./convert.js";
