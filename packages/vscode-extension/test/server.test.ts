@@ -129,6 +129,8 @@ describe("hearth-lsp over stdio on hearth-tiny", () => {
     assert.equal((await c.status()).modelCalls, before.modelCalls);
     await c.configure({ debounceMs: 0, model: join(ws, "no-such-model") });
     await assert.rejects(c.ready(30_000), /hearth-lsp reports an error: .*no-such-model/);
+    await c.configure({ debounceMs: 0, baseUrl: "not a url" });
+    await assert.rejects(c.ready(30_000), /baseUrl 'not a url' is not a URL/);
     await c.configure({ debounceMs: 0, enabled: true });
     const s = await c.ready();
     assert.equal(s.model, "hearth-tiny");

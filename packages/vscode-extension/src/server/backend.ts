@@ -31,8 +31,6 @@ export function resolveModel(name: string): string {
   return lm.resolveModelPath(name);
 }
 
-type Factory = (opts: Record<string, unknown>) => Backend | Promise<Backend>;
-
 export interface BackendChoice {
   backend: Backend;
   /** The default model's name as this backend knows it (for warm-up). */
@@ -75,16 +73,15 @@ export function localTokenLookup(model: string): ((t: string) => number | undefi
 
 export async function createBackend(settings: { model?: string; baseUrl?: string }, local: Record<string, unknown> = {}): Promise<BackendChoice> {
   const model = settings.model || BUNDLED_MODEL;
-  const s = serving as unknown as Record<string, Factory | undefined>;
   if (settings.baseUrl) {
     try {
       new URL(settings.baseUrl);
     } catch {
       throw new ServingError("invalid_request", `baseUrl '${settings.baseUrl}' is not a URL (e.g. http://127.0.0.1:8080/v1)`, { param: "baseUrl" });
     }
-    const remote = s.createRemoteBackend;
-    if (!remote) throw new ServingError("unsupported", "this build of @hearth/serving has no remote backend (createRemoteBackend)");
-    return { backend: await remote({ baseUrl: settings.baseUrl, model }), model };
+    // No model named: the remote server's default model answers.
+    const backend = serving.createRemoteBackend({ baseURL: settings.baseUrl, ...(settings.model ? { model: settings.model } : {}) });
+    return { backend, model };
   }
   const id = resolveModelName(model);
   return { backend: serving.createLocalBackend({ ...local, model: id }), model: id };
