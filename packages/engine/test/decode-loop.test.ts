@@ -147,6 +147,7 @@ test("DecodeLoop: abort finishes a row within one step, and cancelled rows free 
   assert.equal(loop.remove(cancelled, true)?.offset ?? 0, 0, "an aborted row's own cache is already freed");
   loop.remove(other);
   assert.equal(loop.size, 0);
+  await loop.settled();  // the step in flight when `other` was removed
   assert.ok(mx.getActiveMemory() <= baseline, `active memory ${mx.getActiveMemory()} is back at the baseline ${baseline}`);
   // Aborted while its prompt is still being prefilled; and aborted before it started.
   const mid = new AbortController(), pre = new AbortController();
