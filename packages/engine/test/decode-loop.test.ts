@@ -135,7 +135,10 @@ test("DecodeLoop: abort finishes a row within one step, and cancelled rows free 
   const cancelled = loop.insert({ prompt: promptOf(40, 4), maxTokens: 100, signal: ctl.signal });
   let tokens = 0;
   while (tokens < 3) for (const ev of await loop.step()) if (ev.rowId === cancelled && ev.token >= 0) tokens++;
-  assert.ok(mx.getActiveMemory() > baseline);
+  // Two rows' caches (40+ tokens, growing caches allocate 256 positions) are > 64 KB; "back at the baseline" below
+  // allows 4 KB for a stray handle the garbage collector has not finalised yet (seen once under load).
+  assert.ok(mx.getActiveMemory() - baseline > 64 * 1024, `${mx.getActiveMemory() - baseline} bytes in use`);
+  const slack = 4096;
   ctl.abort();
   const stepsAtAbort = loop.steps;
   const evs = await loop.step();
@@ -147,7 +150,8 @@ test("DecodeLoop: abort finishes a row within one step, and cancelled rows free 
   assert.equal(loop.remove(cancelled, true)?.offset ?? 0, 0, "an aborted row's own cache is already freed");
   loop.remove(other);
   assert.equal(loop.size, 0);
-  assert.ok(mx.getActiveMemory() <= baseline, `active memory ${mx.getActiveMemory()} is back at the baseline ${baseline}`);
+  await loop.settled();  // the step in flight when `other` was removed
+  assert.ok(mx.getActiveMemory() <= baseline + slack, `active memory ${mx.getActiveMemory()} is back at the baseline ${baseline}`);
   // Aborted while its prompt is still being prefilled; and aborted before it started.
   const mid = new AbortController(), pre = new AbortController();
   pre.abort();
@@ -159,7 +163,8 @@ test("DecodeLoop: abort finishes a row within one step, and cancelled rows free 
   const second = await loop.step();
   assert.deepEqual(second.map((e) => [e.rowId, e.token, e.finishReason, e.promptTokens]), [[r1, -1, "abort", 8]]);
   loop.dispose();
-  assert.ok(mx.getActiveMemory() <= baseline);
+  await loop.settled();
+  assert.ok(mx.getActiveMemory() <= baseline + slack);
 });
 
 test("DecodeLoop: a token-mask constraint is honoured, greedy and sampled, and ends the row when terminated", async () => {

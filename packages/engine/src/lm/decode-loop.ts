@@ -142,6 +142,19 @@ interface Row {
   keys?: KeyChain;
   eos: Set<number>;
   firstReported: boolean;
+  /** The step in flight already fed `next` to the cache (pc.tokens gets it when that is settled). */
+  fedAhead: boolean;
+}
+
+type Out = { y: MxArray; lp: MxArray; top?: MxArray };
+
+/** The next decode step, built from this step's lazy tokens and running while they are read (see step()). */
+interface Ahead {
+  rows: Row[];
+  outs: Out[];
+  done: Promise<void>;
+  /** Rows removed meanwhile (their results are freed when the step is done). */
+  dropped: Set<Row>;
 }
 
 /** The loop holds maxRows rows already (code "busy": the faces map it to 503 / retry later). */
@@ -154,6 +167,12 @@ function checkInt(name: string, v: number | undefined, min: number, allowInf = f
   if (v === undefined) return;
   if (typeof v !== "number" || !(Number.isInteger(v) || (allowInf && v === Infinity)) || v < min)
     throw new RangeError(`[DecodeLoop] ${name} must be an integer >= ${min}${allowInf ? " (or Infinity)" : ""}, got ${v}`);
+}
+
+function disposeOut(o: Out): void {
+  o.y.dispose();
+  o.lp.dispose();
+  o.top?.dispose();
 }
 
 /** A bitmask over the vocabulary (XGrammar's layout) as a boolean [vocab] array; bits past the mask are off. */
@@ -172,6 +191,8 @@ export class DecodeLoop {
   private readonly prefillChunk: number;
   private readonly maxRows: number;
   private readonly decodeStep: DecodeStep | undefined;
+  private ahead: Ahead | undefined;
+  private cleanups: Promise<void>[] = [];
 
   constructor(readonly model: LanguageModel, opts: DecodeLoopOptions = {}) {
     checkInt("prefillChunk", opts.prefillChunk, 1);
@@ -235,7 +256,7 @@ export class DecodeLoop {
       decoding: false, finished: false, next: o.prompt[o.prompt.length - 1], history: o.prompt.slice(0, -1),
       generated: 0, maxTokens, sampler, processors, context: extra.length ? Infinity : processorContext(o),
       keys: o.seed !== undefined ? new KeyChain(o.seed) : undefined,
-      eos: new Set([...this.eos, ...(o.eosTokenIds ?? [])]), firstReported: false,
+      eos: new Set([...this.eos, ...(o.eosTokenIds ?? [])]), firstReported: false, fedAhead: false,
     };
     this.maybeQuantize(r);
     this.rows.set(id, r);
@@ -248,22 +269,42 @@ export class DecodeLoop {
    */
   async step(): Promise<RowEvent[]> {
     const events: RowEvent[] = [];
+    // The step built ahead last time (still running): its rows that still decode take its results.
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    const inAhead = (r: Row) => ahead !== undefined && ahead.rows.includes(r);
+    const afterAhead: (() => void)[] = [];
     const live = [...this.rows.values()].filter((r) => !r.finished);
-    // Aborted rows finish first, without running anything; a cache the loop made is freed at once.
+    // Aborted rows finish first, without running anything; a cache the loop made is freed within this step.
     for (const r of live) {
       if (!r.opts.signal?.aborted) continue;
       events.push(this.finish(r, -1, "abort"));
-      if (r.ownsCache) r.pc.reset();
+      if (!r.ownsCache) continue;
+      if (inAhead(r)) afterAhead.push(() => r.pc.reset());  // the step in flight still writes it
+      else r.pc.reset();
     }
-    const waiting = live.find((r) => !r.finished && !r.decoding);
-    if (waiting) {
-      const ev = await this.prefill(waiting);
-      if (ev) events.push(ev);
-    }
-    const decoding = live.filter((r) => !r.finished && r.decoding);
-    if (decoding.length) {
-      events.push(...(await this.decode(decoding)));
-      this.stepCount++;
+    const taken = new Map<Row, Out>();
+    ahead?.rows.forEach((r, i) => {
+      if (ahead.dropped.has(r)) return;
+      if (!r.finished && this.rows.get(r.id) === r) taken.set(r, ahead.outs[i]);
+      else afterAhead.push(() => disposeOut(ahead.outs[i]));
+    });
+    try {
+      const waiting = live.find((r) => !r.finished && !r.decoding);
+      if (waiting) {
+        const ev = await this.prefill(waiting);
+        if (ev) events.push(ev);
+      }
+      const decoding = live.filter((r) => !r.finished && r.decoding);
+      if (decoding.length) {
+        events.push(...(await this.decode(decoding, taken)));
+        this.stepCount++;
+      }
+    } finally {
+      if (ahead) {
+        await ahead.done.catch(() => undefined);
+        for (const f of afterAhead) f();
+      }
     }
     return events;
   }
@@ -308,24 +349,56 @@ export class DecodeLoop {
     return undefined;
   }
 
-  /** One batched forward over the decoding rows, then each row's processors, constraint and sampler. */
-  private async decode(rows: Row[]): Promise<RowEvent[]> {
+  /**
+   * One batched forward over the decoding rows (those in `taken` were computed ahead), then each row's
+   * processors, constraint and sampler. Where every row can (compiled step, plain caches, no constraint or
+   * processors, more tokens to come), the next step is built from this step's lazy tokens and queued before they
+   * are read, so building the graph on this thread overlaps the engine computing this one (as mlx-lm does). A row
+   * that finishes or leaves meanwhile drops that step's result; its cache then also holds its last token.
+   */
+  private async decode(rows: Row[], taken: Map<Row, Out>): Promise<RowEvent[]> {
+    const fresh = rows.filter((r) => !taken.has(r));
+    const built = fresh.length ? this.build(fresh, fresh.map((r) => r.next)) : [];
+    const outs = rows.map((r) => taken.get(r) ?? built[fresh.indexOf(r)]);
+    const evaluated = mx.asyncEval(...outs.flatMap((o) => (o.top ? [o.y, o.lp, o.top] : [o.y, o.lp])));
+    const plain = (r: Row) => r.pc.layers.every((c) => c.kind === "KVCache" || c.kind === "RotatingKVCache");
+    const canAhead = (r: Row) => plain(r) && !r.opts.constraint && !r.processors.length && r.generated + 1 < r.maxTokens;
+    if (this.decodeStep && rows.every(canAhead)) {
+      try {
+        const next = this.build(rows, outs.map((o) => o.y));
+        for (const r of rows) r.fedAhead = true;
+        this.ahead = { rows, outs: next, dropped: new Set(), done: mx.asyncEval(...next.flatMap((o) => (o.top ? [o.y, o.lp, o.top] : [o.y, o.lp]))) };
+      } catch (e) {
+        await evaluated.catch(() => undefined);
+        throw e;
+      }
+    }
+    await evaluated;
+    return rows.map((r, i) => this.emit(r, outs[i]));
+  }
+
+  /** The graph of one decode step for `rows` from their input tokens (numbers, or lazy [1] token arrays). */
+  private build(rows: Row[], inputs: (number | MxArray)[]): Out[] {
     const plain = (r: Row) => r.pc.layers.every((c) => c.kind === "KVCache" || c.kind === "RotatingKVCache");
     const batched = this.decodeStep ? rows.filter(plain) : [];
     const single = rows.filter((r) => !batched.includes(r));
     const masks = rows.map((r) => r.opts.constraint?.nextTokenMask() ?? null);
-    type Out = { y: MxArray; lp: MxArray; top?: MxArray };
+    const tokenIds = (rs: Row[]) => {
+      const xs = rs.map((r) => inputs[rows.indexOf(r)]);
+      if (xs.every((x) => typeof x === "number")) return mx.array(xs.map((x) => [x as number]), mx.int32);
+      return mx.reshape(mx.concatenate(xs.map((x) => mx.reshape(x as MxArray, [1]).astype(mx.int32)), 0), [rs.length, 1]);
+    };
     let outs: Out[];
     try {
       outs = mx.tidy(() => {
         const logits = new Map<Row, MxArray>();
         if (batched.length) {
-          const all = this.decodeStep!(mx.array(batched.map((r) => [r.next]), mx.int32), batched.map((r) => r.pc.layers));
+          const all = this.decodeStep!(tokenIds(batched), batched.map((r) => r.pc.layers));
           const V = all.shape[1];
           batched.forEach((r, b) => logits.set(r, batched.length === 1 ? all : mx.slice(all, [b, 0], [b + 1, V])));
         }
         for (const r of single) {
-          const l = this.model.forward(mx.array([[r.next]], mx.int32), { cache: r.pc.layers });
+          const l = this.model.forward(tokenIds([r]), { cache: r.pc.layers });
           logits.set(r, mx.reshape(l, [1, l.shape[2]]));
         }
         const res = rows.map((r, i) => this.sample(r, logits.get(r)!, masks[i]));
@@ -337,12 +410,11 @@ export class DecodeLoop {
       throw e;
     }
     for (const r of rows) this.maybeQuantize(r);
-    await mx.asyncEval(...outs.flatMap((o) => (o.top ? [o.y, o.lp, o.top] : [o.y, o.lp])));
-    return rows.map((r, i) => this.emit(r, outs[i]));
+    return outs;
   }
 
   /** Inside tidy: the row's processors and constraint over its logits [1, vocab], log-softmax, then its sampler. */
-  private sample(r: Row, logits: MxArray, mask: Int32Array | null): { y: MxArray; lp: MxArray; top?: MxArray } {
+  private sample(r: Row, logits: MxArray, mask: Int32Array | null): Out {
     let last = logits.astype(mx.float32);
     if (r.processors.length) {
       const h = r.history;
@@ -357,10 +429,12 @@ export class DecodeLoop {
     return k ? { y, lp, top: mx.topkIndices(lp, k, -1) } : { y, lp };
   }
 
-  private emit(r: Row, out: { y: MxArray; lp: MxArray; top?: MxArray }): RowEvent {
+  private emit(r: Row, out: Out): RowEvent {
     const o = r.opts;
     r.pc.tokens?.push(r.next);
     r.history.push(r.next);
+    const fedAhead = r.fedAhead;
+    r.fedAhead = false;
     if (r.generated === 0 && o.checkpoints) r.pc.checkpoint();  // the whole prompt: a follow-up turn starts here
     const token = Number(out.y.item());
     const ev: RowEvent = { rowId: r.id, token };
@@ -373,12 +447,11 @@ export class DecodeLoop {
       }
     }
     if (o.fullLogprobs) ev.logprobsArray = mx.reshape(out.lp, [out.lp.shape[1]]);
-    out.y.dispose();
-    out.lp.dispose();
-    out.top?.dispose();
+    disposeOut(out);
     this.firstInfo(r, ev);
     r.generated++;
     r.next = token;
+    r.fedAhead = fedAhead && this.ahead !== undefined && this.ahead.rows.includes(r);
     const isEos = r.eos.has(token);
     if (o.constraint && !isEos) o.constraint.accept(token);
     if (isEos || o.constraint?.isTerminated()) this.finish(r, token, "stop", ev);
@@ -396,11 +469,19 @@ export class DecodeLoop {
   /** Marks r finished (out of the batch; its cache is held until remove()). */
   private finish(r: Row, token: number, reason: "stop" | "length" | "abort", ev: RowEvent = { rowId: r.id, token }): RowEvent {
     r.finished = true;
+    this.settleFedAhead(r);
     ev.finishReason = reason;
     this.firstInfo(r, ev);
     r.keys?.dispose();
     r.keys = undefined;
     return ev;
+  }
+
+  /** A finished or removed row whose next token the step in flight fed: the cache's token list gets it too. */
+  private settleFedAhead(r: Row): void {
+    if (!r.fedAhead) return;
+    r.fedAhead = false;
+    r.pc.tokens?.push(r.next);
   }
 
   /**
@@ -415,14 +496,32 @@ export class DecodeLoop {
     r.keys?.dispose();
     r.keys = undefined;
     r.finished = true;
-    if (keepCache) return r.pc;
-    r.pc.reset();
-    return undefined;
+    this.settleFedAhead(r);
+    // A step in flight may still be writing the cache: free it, and the row's results, once that step is done.
+    const ahead = this.ahead;
+    if (ahead?.rows.includes(r)) {
+      ahead.dropped.add(r);
+      const out = ahead.outs[ahead.rows.indexOf(r)];
+      this.cleanups.push(ahead.done.catch(() => undefined).then(() => {
+        disposeOut(out);
+        if (!keepCache) r.pc.reset();
+      }));
+    } else if (!keepCache) r.pc.reset();
+    return keepCache ? r.pc : undefined;
+  }
+
+  /** Resolves once no step is in flight and what removed rows held is freed (e.g. before measuring memory). */
+  async settled(): Promise<void> {
+    await this.ahead?.done.catch(() => undefined);
+    await Promise.all(this.cleanups.splice(0));
   }
 
   /** Removes every row and frees their caches. */
   dispose(): void {
     for (const id of [...this.rows.keys()]) this.remove(id);
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    if (ahead) void ahead.done.catch(() => undefined).then(() => ahead.outs.forEach((o, i) => ahead.dropped.has(ahead.rows[i]) || disposeOut(o)));
   }
 }
 
