@@ -78,9 +78,16 @@ for (const packed of PACKED) {
     const ts: number[] = [];
     for (let s = 0; s < STEPS + 2; s++) {
       const t0 = now();
-      const next = mx.reshape(mx.argmax(step(tok, caches), -1), [B, 1]).astype(mx.int32);
+      // As lm.DecodeLoop does: the step inside mx.tidy, keeping only the caches' arrays and the next tokens, so
+      // the caches' buffers are updated in place (a buffer still referenced would be copied every step).
+      const next = mx.tidy(() => {
+        const n = mx.reshape(mx.argmax(step(tok, caches), -1), [B, 1]).astype(mx.int32);
+        mx.keep(caches.flatMap((c) => c.flatMap((l) => l.arrays)));
+        return n;
+      });
       mx.eval(next);
       if (s >= 2) ts.push(now() - t0);
+      tok.dispose();
       tok = next;
     }
     const t = median(ts), tokps = B / t;
