@@ -2,17 +2,22 @@
 // its arithmetic and against the exact mx.quantizedMatmul; batches of rows, several matrices packed together,
 // errors. The same file runs again under HEARTH_ISA=generic and =avx2 (child processes: the ISA is read once per
 // process), so every kernel this CPU has is checked against the same model.
-import { test } from "node:test";
+import { test, after } from "node:test";
+import fs from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { mx, EngineError } from "../src/index.js";
+import { mx, nn, lm, EngineError } from "../src/index.js";
+import { gemma3WeightShapes, writeRandomSafetensors } from "../src/cli/bench-models.js";
 import type { MxArray } from "../src/index.js";
 import type { Dtype } from "../src/core/dtype.js";
 import {
   packedQuantizedKernelName, packedQuantizedMatmul, packedQuantizedMatmulSplit, quantizedRepack, quantizedRepackSupported,
 } from "../src/core/ops-qmv-packed.js";
 import { randn } from "./helpers/random.js";
+import { quantizedMatmulInt8Supported } from "../src/core/ops-qmv-int8.js";
 
 const isa = process.env.HEARTH_ISA ?? "native";
 
@@ -115,6 +120,53 @@ test("quantizedRepack / packedQuantizedMatmul: bad input is a clear [op] error",
   assert.throws(() => packedQuantizedMatmul(mx.ones([1, 128]), { ...p, bits: 8 }), tagged("packedQuantizedMatmul"));
   // Nothing is lost: the packed weight still works after the errors.
   assert.deepEqual(packedQuantizedMatmul(mx.ones([1, 128]), p).shape, [1, 16]);
+});
+
+test(`Gemma 3 decode step (${isa}): packed weights give the int8 step's logits, batched rows as alone`, async (t) => {
+  if (packedQuantizedKernelName() === "generic") return t.skip("no vector kernel: the step keeps the unpacked path");
+  const tmp = fs.realpathSync(fs.mkdtempSync(join(os.tmpdir(), "hearth-packed-test-")));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const cfg = {
+    model_type: "gemma3_text", hidden_size: 128, num_hidden_layers: 2, intermediate_size: 256, num_attention_heads: 2,
+    num_key_value_heads: 1, head_dim: 64, vocab_size: 384, sliding_window: 8, sliding_window_pattern: 2,
+    query_pre_attn_scalar: 64, rope_theta: 1e6, rope_local_base_freq: 1e4, max_position_embeddings: 512,
+  };
+  fs.writeFileSync(join(tmp, "config.json"), JSON.stringify(cfg));
+  writeRandomSafetensors(join(tmp, "model.safetensors"), gemma3WeightShapes(cfg), 11, 0.05);
+  const { model } = await lm.load(tmp, { noTokenizer: true });
+  nn.quantize(model, { groupSize: 64, bits: 4 });
+  const m = model as unknown as { makeDecodeStep(o: { packedWeights?: boolean }): lm.DecodeStep };
+  const prompts = [[2, 50, 60, 70], [2, 90, 91, 92, 93, 94, 95, 96, 97, 98]];  // the second passes the window
+  // Row r of `rows` is prompt first + r (its tokens depend on that, so a row run alone gets the same tokens).
+  const run = (packed: boolean, rows: number[][], first = 0) => {
+    const step = m.makeDecodeStep({ packedWeights: packed });
+    const caches = rows.map((p) => {
+      const c = model.makeCache();
+      mx.eval(model.forward(mx.array([p], mx.int32), { cache: c }));
+      return c;
+    });
+    const out: number[][][] = [];
+    for (let i = 0; i < 6; i++) {
+      const toks = mx.array(rows.map((_, b) => [(i * 37 + 11 * (first + b) + 5) % 384]), mx.int32);
+      out.push(step(toks, caches).astype(mx.float32).tolist() as number[][]);
+    }
+    return out;
+  };
+  const unpacked = run(false, prompts), packed = run(true, prompts);
+  const alone = run(true, [prompts[1]], 1);
+  for (let i = 0; i < 6; i++) {
+    const scale = maxAbs(unpacked[i]);
+    // With AVX512-VNNI both paths do the same int8 arithmetic; only float summation order (and bf16 rounding)
+    // differ. Without it the unpacked step uses the exact product, and the int8 rounding of x (~0.5% per
+    // product) adds up over the layers, as in qmv-int8.test.ts.
+    const tol = quantizedMatmulInt8Supported(128, 64, 4) ? 2e-2 : 5e-2;
+    for (let b = 0; b < 2; b++)
+      for (let v = 0; v < 384; v++)
+        assert.ok(Math.abs(packed[i][b][v] - unpacked[i][b][v]) <= tol * scale, `step ${i} row ${b} id ${v}`);
+    // A row of a batch gets exactly what it gets alone: each weight is read once for all rows, and every row's
+    // sums are formed the same way whatever the batch (the kernels' row blocks keep per-row accumulators).
+    assert.deepEqual(packed[i][1], alone[i][0]);
+  }
 });
 
 // Every ISA level of this CPU: this file again in child processes with HEARTH_ISA capped.

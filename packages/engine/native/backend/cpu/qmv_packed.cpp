@@ -158,7 +158,9 @@ void PackedQuantizedMatmul::eval_cpu(const std::vector<Array>& in, Array& out) {
   std::vector<float> sx(size_t(M * G)), xsum(size_t(M * G)), xcorr(size_t(M * G));
   const float zmid = bits_ == 4 ? 8.f : 128.f;
   // The same rounding as quantized_matmul_i8's driver (core/ops/qmv_int8.h): scale max|x|/127 per group.
-  for (int64_t m = 0; m < M; m++)
+  // Threaded over rows: with many rows (prefill-sized x) this loop would otherwise be serial work.
+  parallel_for(size_t(M), size_t(std::max<int64_t>(1, 16384 / K)), [&](size_t m0, size_t m1) {
+  for (int64_t m = int64_t(m0); m < int64_t(m1); m++)
     for (int64_t g = 0; g < G; g++) {
       const float* r = xf.data() + m * K + g * gs;
       float amax = 0.f, s = 0.f;
@@ -171,6 +173,7 @@ void PackedQuantizedMatmul::eval_cpu(const std::vector<Array>& in, Array& out) {
       xsum[size_t(m * G + g)] = s;
       xcorr[size_t(m * G + g)] = zmid * (s - d * float(qs));
     }
+  });
   const qp::Elem es = sdt_ == Dtype::float32 ? qp::Elem::f32 : sdt_ == Dtype::bfloat16 ? qp::Elem::bf16 : qp::Elem::f16;
   const bool direct = t == Dtype::float32;
   std::vector<float> ybuf(direct ? 0 : size_t(M * N));

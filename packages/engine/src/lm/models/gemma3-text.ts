@@ -320,7 +320,8 @@ export class Model extends Module {
    */
   makeDecodeStep(opts: DecodeStepOptions = {}): DecodeStep | undefined {
     const int8 = opts.int8Activations ?? true;
-    const packed = int8 && (opts.packedWeights ?? process.env.HEARTH_PACKED !== "0") && packedQuantizedKernelName() !== "generic";
+    const envOff = typeof process !== "undefined" && process.env?.HEARTH_PACKED === "0";
+    const packed = int8 && (opts.packedWeights ?? !envOff) && packedQuantizedKernelName() !== "generic";
     const fingerprint = decodeStepFingerprint(this);
     const hit = this.decodeSteps.find((s) => s.int8 === int8 && s.packed === packed && sameArrays(s.fingerprint, fingerprint));
     if (hit) return hit.step;
