@@ -9,6 +9,10 @@ import { geluApprox } from "../../core/ops-activations.js";
 import { gemma3TextArgs, type Gemma3TextArgs, type Json } from "../config.js";
 import { KVCache, RotatingKVCache, type Cache } from "../cache.js";
 import { quantizedMatmulInt8, quantizedMatmulInt8Supported } from "../../core/ops-qmv-int8.js";
+import {
+  packedQuantizedKernelName, packedQuantizedMatmul, packedQuantizedMatmulSplit, quantizedRepack, quantizedRepackSupported,
+  type PackedQuantized,
+} from "../../core/ops-qmv-packed.js";
 
 export type { Gemma3TextArgs };
 export const modelArgs = (config: Json): Gemma3TextArgs => gemma3TextArgs(config);
@@ -44,9 +48,16 @@ export interface ForwardOptions {
 
 type LayerMask = { mask?: MxArray | "causal"; slidingWindow?: number };
 
-/** x · Wᵀ through a linear layer; the compiled decode step swaps in the int8-activation kernel. */
-export type LinearFn = (layer: { forward(x: MxArray): MxArray }, x: MxArray) => MxArray;
+/**
+ * x · Wᵀ through a linear layer; the compiled decode step swaps in the int8-activation kernels. `many`, where
+ * given, runs several layers that share the input (q/k/v, gate/up) as one fused product.
+ */
+export type LinearFn = ((layer: { forward(x: MxArray): MxArray }, x: MxArray) => MxArray) & {
+  many?: (layers: { forward(x: MxArray): MxArray }[], x: MxArray) => MxArray[];
+};
 const plainLinear: LinearFn = (layer, x) => layer.forward(x);
+const linears = (linear: LinearFn, layers: { forward(x: MxArray): MxArray }[], x: MxArray): MxArray[] =>
+  linear.many ? linear.many(layers, x) : layers.map((l) => linear(l, x));
 
 /** Gemma's final-logit soft cap: cap · tanh(logits / cap) (the one place it is written). */
 export function softcap(logits: MxArray, cap: number | null | undefined): MxArray {
@@ -92,9 +103,10 @@ export class Attention extends Module {
     const [B, L] = x.shape;
     const split = (t: MxArray, heads: number) => mx.transpose(mx.reshape(t, [B, L, heads, this.headDim]), [0, 2, 1, 3]);
     const ropeOpts = { traditional: false, base: this.ropeBase, scale: this.ropeScale, offset };
-    const q = mx.fast.rope(this.q_norm.forward(split(linear(this.q_proj, x), this.nHeads)), this.headDim, ropeOpts);
-    const k = mx.fast.rope(this.k_norm.forward(split(linear(this.k_proj, x), this.nKv)), this.headDim, ropeOpts);
-    const v = split(linear(this.v_proj, x), this.nKv);
+    const [qp, kp, vp] = linears(linear, [this.q_proj, this.k_proj, this.v_proj], x);
+    const q = mx.fast.rope(this.q_norm.forward(split(qp, this.nHeads)), this.headDim, ropeOpts);
+    const k = mx.fast.rope(this.k_norm.forward(split(kp, this.nKv)), this.headDim, ropeOpts);
+    const v = split(vp, this.nKv);
     return [q, k, v];
   }
 
@@ -132,7 +144,8 @@ export class MLP extends Module {
   forward(x: MxArray, linear: LinearFn = plainLinear): MxArray {
     // gelu(gate) · up as one fused kernel (the plain-op chain runs tanh through scalar libm: in a 512-token
     // prompt it cost as much as all the matrix products).
-    return linear(this.down_proj, geluApprox(linear(this.gate_proj, x), linear(this.up_proj, x)));
+    const [gate, up] = linears(linear, [this.gate_proj, this.up_proj], x);
+    return linear(this.down_proj, geluApprox(gate, up));
   }
 }
 
@@ -307,14 +320,17 @@ export class Model extends Module {
    */
   makeDecodeStep(opts: DecodeStepOptions = {}): DecodeStep | undefined {
     const int8 = opts.int8Activations ?? true;
+    const envOff = typeof process !== "undefined" && process.env?.HEARTH_PACKED === "0";
+    const packed = int8 && (opts.packedWeights ?? !envOff) && packedQuantizedKernelName() !== "generic";
     const fingerprint = decodeStepFingerprint(this);
-    const hit = this._decodeSteps.find((s) => s.int8 === int8 && sameArrays(s.fingerprint, fingerprint));
+    const hit = this._decodeSteps.find((s) => s.int8 === int8 && s.packed === packed && sameArrays(s.fingerprint, fingerprint));
     if (hit) return hit.step;
-    const step = makeGemma3DecodeStep(this, int8);
-    this._decodeSteps = [...this._decodeSteps.filter((s) => s.int8 !== int8), { int8, fingerprint, step }];
+    const step = makeGemma3DecodeStep(this, int8, packed);
+    // One step per setting: a packed step holds a second copy of the weights, so another setting replaces it.
+    this._decodeSteps = [{ int8, packed, fingerprint, step }];
     return step;
   }
-  private _decodeSteps: { int8: boolean; fingerprint: unknown[]; step: DecodeStep | undefined }[] = [];
+  private _decodeSteps: { int8: boolean; packed: boolean; fingerprint: unknown[]; step: DecodeStep | undefined }[] = [];
 
   /** Checkpoint tensors → this model's parameter names. */
   sanitize(weights: Record<string, MxArray>): Record<string, MxArray> {
@@ -349,6 +365,14 @@ export interface DecodeStepOptions {
    * on AVX512-VNNI: ~0.5% relative error in each product, ~2x less CPU per weight. Default true.
    */
   int8Activations?: boolean;
+  /**
+   * With int8 activations: 4- and 8-bit layers are repacked once, when the step is built, into the packed layout
+   * (core/ops-qmv-packed.ts: one interleaved stream per 16 output columns; q/k/v and gate/up each packed into
+   * one product), which reads each weight once for all rows of a batched step. Costs a second copy of those
+   * weights in memory. Default true where the CPU has a vector kernel for it (AVX-512 VNNI or AVX2);
+   * HEARTH_PACKED=0 turns it off (A/B runs).
+   */
+  packedWeights?: boolean;
 }
 
 /**
@@ -393,6 +417,41 @@ function decodeStepFingerprint(model: Model): unknown[] {
 const sameArrays = (a: unknown[], b: unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /**
+ * The packed weights of a model's quantized layers (see DecodeStepOptions.packedWeights), keyed by layer: q/k/v
+ * under q_proj and gate/up under gate_proj as one packed weight each (where they can be packed together), the
+ * others alone. Evaluated here, layer by layer, so the step's trace captures them as constants.
+ */
+function packWeights(model: Model): Map<object, PackedQuantized> {
+  const out = new Map<object, PackedQuantized>();
+  const packable = (l: object) => {
+    const q = quantizedOf(l);
+    if (!q || q.weight.ndim !== 2) return undefined;
+    const K = (q.weight.shape[1] * 32) / q.bits;
+    return quantizedRepackSupported(q.weight.shape[0], K, q.groupSize, q.bits) ? q : undefined;
+  };
+  const add = (key: object, ls: object[]) => {
+    const qs = ls.map(packable);
+    if (qs.some((q) => !q)) return false;
+    const first = qs[0]!;
+    if (qs.some((q) => q!.groupSize !== first.groupSize || q!.bits !== first.bits || q!.scales.dtype !== first.scales.dtype ||
+      q!.weight.shape[1] !== first.weight.shape[1])) return false;
+    const p = quantizedRepack(qs.map((q) => ({ wq: q!.weight, scales: q!.scales, biases: q!.biases })), { groupSize: first.groupSize, bits: first.bits });
+    mx.eval(p.packed);
+    out.set(key, p);
+    return true;
+  };
+  for (const l of model.model.layers) {
+    const a = l.self_attn, m = l.mlp;
+    if (!add(a.q_proj, [a.q_proj, a.k_proj, a.v_proj])) for (const x of [a.q_proj, a.k_proj, a.v_proj]) add(x, [x]);
+    if (!add(m.gate_proj, [m.gate_proj, m.up_proj])) for (const x of [m.gate_proj, m.up_proj]) add(x, [x]);
+    add(a.o_proj, [a.o_proj]);
+    add(m.down_proj, [m.down_proj]);
+  }
+  add(model.lm_head ?? model.model.embed_tokens, [model.lm_head ?? model.model.embed_tokens]);
+  return out;
+}
+
+/**
  * The compiled decode step of a Gemma 3 text model. The forward builds ~2000 graph nodes per token from JS (each
  * op: a JS wrapper, a native call, scalar constants as full+broadcast nodes, `1 + weight` of every norm
  * recomputed). Here each layer is the block's own attnIn / attnOut (the same code as the forward), each under
@@ -405,14 +464,24 @@ const sameArrays = (a: unknown[], b: unknown[]) => a.length === b.length && a.ev
  * caches and attention runs per row on exactly that row's keys, so rows at different lengths, and sliding-window
  * rows that have rotated, need neither padding nor masks and give what they give alone.
  */
-function makeGemma3DecodeStep(model: Model, int8: boolean): DecodeStep | undefined {
+function makeGemma3DecodeStep(model: Model, int8: boolean, packed: boolean): DecodeStep | undefined {
   const inner = model.model;
   if (inner.args.attnLogitSoftcapping) return undefined;  // not a Gemma 3 feature; leave such configs to forward()
+  const quantOf = (layer: object) => (int8 ? quantizedOf((layer as { tied?: unknown }).tied ?? layer) : undefined);
+  const packs = packed ? packWeights(model) : undefined;
+  const withBias = (y: MxArray, q: Quantized) => (q.bias ? mx.add(y, q.bias) : y);
   const linear: LinearFn = (layer, x) => {
-    const q = int8 ? quantizedOf((layer as { tied?: unknown }).tied ?? layer) : undefined;
+    const q = quantOf(layer);
+    const p = packs?.get((layer as { tied?: object }).tied ?? layer);
+    if (q && p) return withBias(packedQuantizedMatmul(x, p), q);
     if (!q || !quantizedMatmulInt8Supported(x.shape[x.ndim - 1], q.groupSize, q.bits)) return layer.forward(x);
-    const y = quantizedMatmulInt8(x, q.weight, q.scales, q.biases, q.groupSize, q.bits);
-    return q.bias ? mx.add(y, q.bias) : y;
+    return withBias(quantizedMatmulInt8(x, q.weight, q.scales, q.biases, q.groupSize, q.bits), q);
+  };
+  // q/k/v and gate/up packed together: one product (one quantization of x, one parallel region), split after.
+  linear.many = (ls, x) => {
+    const p = packs?.get(ls[0]);
+    if (!p || p.splits.length !== ls.length) return ls.map((l) => linear(l, x));
+    return packedQuantizedMatmulSplit(x, p).map((y, i) => withBias(y, quantOf(ls[i])!));
   };
   const embed = mx.compile((tok: MxArray) => inner.scaleEmbeddings(inner.embed_tokens.forward(tok)));
   const layers = inner.layers.map((layer) => ({
