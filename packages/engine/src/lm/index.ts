@@ -63,3 +63,6 @@ export { convertGemma3ToGguf } from "./gguf-gemma3.js";
 export { gemma3WeightShapes, writeRandomSafetensors } from "./random-weights.js";
 export { greedyGenerate } from "./decode-step.js";
 export type { GreedyResult } from "./decode-step.js";
+export { assertNotOverwritingInput, pathsOverlap, realpathDeep } from "./paths.js";
+export { ConfigError, validateConfig } from "./config-schema.js";
+export { sideFiles } from "./save-model.js";

@@ -5,6 +5,7 @@ import * as mx from "../core/mx.js";
 import type { MxArray } from "../core/array.js";
 import type { Dtype } from "../core/dtype.js";
 import { treeFlatten } from "../core/tree.js";
+import { UnsupportedModelError } from "../core/errors.js";
 import { readConfig, type Json } from "./config.js";
 import { resolveModelPath } from "./hub.js";
 import { createModel } from "./models/index.js";
@@ -42,8 +43,19 @@ export function loadWeightsFrom(folder: string): Record<string, MxArray> {
   return mx.load(folder) as Record<string, MxArray>;
 }
 
+/**
+ * A sentence-transformers folder (EmbeddingGemma) holds a Gemma 3 text encoder that lm.load would read, then fail
+ * on with a list of every parameter: say what it is and what takes it instead.
+ */
+export function assertNotEmbedder(path: string, name = path): void {
+  if (existsSync(join(path, "modules.json")))
+    throw new UnsupportedModelError("embedding", `${name} is an embedding model (EmbeddingGemma, sentence-transformers layout: ` +
+      "modules.json), not a text generation model: use 'hearth embed' (lm.loadEmbedder) with it");
+}
+
 export async function load(pathOrHubId: string, opts: LoadOptions = {}): Promise<Loaded> {
   const path = resolveModelPath(pathOrHubId);
+  assertNotEmbedder(path, pathOrHubId);
   const config = readConfig(path);
   const model = await createModel(config);
   let weights = model.sanitize(loadWeightsFrom(path));
@@ -57,6 +69,14 @@ export async function load(pathOrHubId: string, opts: LoadOptions = {}): Promise
   model.eval();
   mx.eval(treeFlatten(model.parameters()).map(([, a]) => a));
   const tokenizer = opts.noTokenizer || !hasTokenizer(path) ? undefined : await loadTokenizer(path);
+  if (tokenizer) {
+    const vocab = (config.text_config ?? config).vocab_size;
+    // The base vocabulary must fit; added tokens past it (Gemma 3's image token 262144 with vocab_size 262144 in
+    // the text-only checkpoints) are never produced from text.
+    if (typeof vocab === "number" && tokenizer.vocabSize > vocab)
+      throw new Error(`The tokenizer of ${pathOrHubId} (vocabulary ${tokenizer.vocabSize}) does not match the model ` +
+        `(vocab_size ${vocab}): its ids would index past the embedding. Use the tokenizer files made for this model`);
+  }
   return { model, tokenizer, config, path };
 }
 
