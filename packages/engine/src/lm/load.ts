@@ -23,9 +23,14 @@ export interface LoadOptions {
   noTokenizer?: boolean;
 }
 
-export interface Loaded {
+/**
+ * What lm.load returns. The tokenizer is there for every text model: a folder without tokenizer files loads, but
+ * reading `tokenizer` then throws an error that says so (pass `noTokenizer: true` to load the weights alone, and
+ * get `tokenizer: undefined` in the type as well).
+ */
+export interface Loaded<T extends Tokenizer | undefined = Tokenizer> {
   model: LanguageModel;
-  tokenizer: Tokenizer | undefined;
+  tokenizer: T;
   config: Json;
   path: string;
 }
@@ -53,7 +58,9 @@ export function assertNotEmbedder(path: string, name = path): void {
       "modules.json), not a text generation model: use 'hearth embed' (lm.loadEmbedder) with it");
 }
 
-export async function load(pathOrHubId: string, opts: LoadOptions = {}): Promise<Loaded> {
+export async function load(pathOrHubId: string, opts: LoadOptions & { noTokenizer: true }): Promise<Loaded<undefined>>;
+export async function load(pathOrHubId: string, opts?: LoadOptions & { noTokenizer?: false }): Promise<Loaded<Tokenizer>>;
+export async function load(pathOrHubId: string, opts: LoadOptions = {}): Promise<Loaded<Tokenizer | undefined>> {
   const path = resolveModelPath(pathOrHubId);
   assertNotEmbedder(path, pathOrHubId);
   const config = readConfig(path);
@@ -77,7 +84,12 @@ export async function load(pathOrHubId: string, opts: LoadOptions = {}): Promise
       throw new Error(`The tokenizer of ${pathOrHubId} (vocabulary ${tokenizer.vocabSize}) does not match the model ` +
         `(vocab_size ${vocab}): its ids would index past the embedding. Use the tokenizer files made for this model`);
   }
-  return { model, tokenizer, config, path };
+  if (tokenizer || opts.noTokenizer) return { model, tokenizer, config, path };
+  const missing = () => {
+    throw new Error(`${pathOrHubId} has no tokenizer (tokenizer.json): text can't be encoded. Add the tokenizer files ` +
+      "of this model to the folder, or load with { noTokenizer: true } to use the weights alone");
+  };
+  return { model, config, path, get tokenizer(): Tokenizer { return missing(); } };
 }
 
 export { loadTokenizer };
