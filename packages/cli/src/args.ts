@@ -1,8 +1,7 @@
-// Shared CLI plumbing: option tables (parsed with node:util parseArgs, printed as --help), value checks that
+// Shared CLI plumbing: option tables (parsed by parse() below, printed as --help), value checks that
 // fail with exit code 2, model resolution, the prompt from a flag or stdin, and the sampling flags.
-import { parseArgs } from "node:util";
-import { readFileSync } from "node:fs";
-import { lm } from "@hearth/engine";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { lm, mx } from "@hearth/engine";
 
 type Json = lm.Json;
 const { BUNDLED_MODEL_NAME, bundledModelPath } = lm;
@@ -15,10 +14,16 @@ export class UsageError extends Error {
 export interface OptionSpec {
   type: "string" | "boolean";
   short?: string;
+  /** Other long spellings ("de-quantize"), accepted but not listed in --help. */
+  aliases?: string[];
   /** Placeholder for the value in --help (string options). */
   arg?: string;
   desc: string;
   multiple?: boolean;
+  /** The allowed values of a string option (checked while parsing, listed in --help). */
+  choices?: readonly string[];
+  /** The default, shown in --help as "(default: …)". */
+  default?: string | number | boolean;
 }
 export type OptionTable = Record<string, OptionSpec>;
 
@@ -35,8 +40,9 @@ export const HELP: OptionSpec = { type: "boolean", short: "h", desc: "Show this 
 
 export function helpText(spec: CommandSpec): string {
   const rows = Object.entries(spec.options).map(([name, o]) => {
-    const flag = `${o.short ? `-${o.short}, ` : "    "}--${name}${o.type === "string" ? ` <${o.arg ?? "value"}>` : ""}`;
-    return [flag, o.desc] as const;
+    const flag = `${o.short ? `-${o.short}, ` : "    "}--${name}${o.type === "string" ? ` <${o.arg ?? (o.choices ? o.choices.join("|") : "value")}>` : ""}`;
+    const extra = o.default !== undefined && !/\(default/.test(o.desc) ? ` (default: ${o.default})` : "";
+    return [flag, o.desc + extra] as const;
   });
   const width = Math.min(40, Math.max(...rows.map(([f]) => f.length)) + 2);
   const lines = [`Usage: ${spec.usage}`, "", spec.summary, "", "Options:"];
@@ -47,17 +53,44 @@ export function helpText(spec: CommandSpec): string {
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
 
-/** Parses argv against the table; unknown flags, missing values and stray arguments are UsageErrors. */
+/**
+ * The one argument parser of every command. `--name value`, `--name=value`, `-x value`, `-x=value`; a value
+ * option takes the next argument whatever it looks like, so negative numbers work (`--temp -1` reaches the
+ * value check and gets its message there). Unknown options, missing values, bad choices and stray arguments are
+ * UsageErrors (exit code 2, one line).
+ */
 export function parse(spec: CommandSpec, argv: string[]): Values {
-  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {};
-  for (const [name, o] of Object.entries(spec.options))
-    options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
-  try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Values;
-  } catch (e) {
-    const msg = (e as Error).message.split("\n")[0];
-    throw new UsageError(`${msg}. See 'hearth ${spec.name} --help'.`);
+  const byName = new Map<string, [string, OptionSpec]>();
+  for (const [name, o] of Object.entries(spec.options)) {
+    byName.set(`--${name}`, [name, o]);
+    if (o.short) byName.set(`-${o.short}`, [name, o]);
+    for (const a of o.aliases ?? []) byName.set(`--${a}`, [name, o]);
   }
+  const see = `See 'hearth ${spec.name} --help'.`;
+  const out: Values = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith("-") || arg === "-") throw new UsageError(`Unexpected argument '${arg}'. ${see}`);
+    if (arg === "--") throw new UsageError(`Unexpected argument '--'. ${see}`);
+    const eq = arg.indexOf("=");
+    const key = eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
+    const hit = byName.get(key);
+    if (!hit) throw new UsageError(`Unknown option '${key}'. ${see}`);
+    const [name, o] = hit;
+    if (o.type === "boolean") {
+      if (inline !== undefined) throw new UsageError(`Option '--${name}' does not take a value. ${see}`);
+      out[name] = true;
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new UsageError(`Option '--${name}' needs a value (<${o.arg ?? "value"}>). ${see}`);
+    if (o.choices && !o.choices.includes(value))
+      throw new UsageError(`--${name} must be one of ${o.choices.join(", ")}, got '${value}'`);
+    if (o.multiple) out[name] = [...((out[name] as string[] | undefined) ?? []), value];
+    else out[name] = value;
+  }
+  return out;
 }
 
 export interface NumberRule {
@@ -200,11 +233,41 @@ export function samplingOptions(v: Values): Sampling {
   return out;
 }
 
+/** The most memory this process has held (peak resident set size), in bytes. */
+export function peakRssBytes(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+/** A non-empty folder (where a command would replace files without --force). */
+export function isNonEmptyDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory() && readdirSync(p).length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The --verbose statistics. "Peak memory" is what the process really held at its peak (RSS: weights, arrays,
+ * the allocator's cache, the JS heap), with the engine's live arrays alone in brackets.
+ */
 export function formatStats(r: { promptTokens: number; promptTps: number; generationTokens: number; generationTps: number; peakMemory: number; cachedTokens?: number }): string {
   const cached = r.cachedTokens ? ` (${r.cachedTokens} from the prompt cache)` : "";
   return [
     `Prompt: ${r.promptTokens} tokens${cached}, ${r.promptTps.toFixed(3)} tokens-per-sec`,
     `Generation: ${r.generationTokens} tokens, ${r.generationTps.toFixed(3)} tokens-per-sec`,
-    `Peak memory: ${r.peakMemory.toFixed(3)} GB`,
+    `Peak memory: ${(peakRssBytes() / 1e9).toFixed(3)} GB (engine arrays ${r.peakMemory.toFixed(3)} GB)`,
   ].join("\n");
+}
+
+/**
+ * Called once per generated token: every 256 tokens it frees the allocator's cached buffers (as mlx-lm's
+ * generate_step does with mx.clear_cache()). A growing KV cache leaves a freed buffer of a new size at each
+ * growth step that is never reused; without this, RSS grows with the generation's length.
+ */
+export function cacheTrimmer(every = 256): () => void {
+  let n = 0;
+  return () => {
+    if (++n % every === 0) mx.clearCache();
+  };
 }

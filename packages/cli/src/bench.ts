@@ -8,6 +8,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BENCH_MODELS, ensureBenchModel } from "./bench-models.js";
 import type { RunResult, RunSpec } from "./bench-child.js";
+import { flag, HELP, helpText, num, parse, str, UsageError, type CommandSpec } from "./args.js";
 
 export const NODE_LLAMA_CPP_VERSION = "3.22.1";
 
@@ -44,21 +45,28 @@ export interface BenchOptions {
   waitIdle?: number;
 }
 
-const USAGE = `hearth bench [options]
-  --models 270m,1b[,4b]      models (random weights, published Gemma 3 shapes)     default 270m,1b
-  --formats bf16,q8,q4       ours bf16 | 8-bit g64 | 4-bit g64 vs BF16 | Q8_0 | Q4_0  default bf16,q8,q4
-  --threads N                threads for both engines                               default 2
-  --prompt-tokens N          prefill length                                         default 512
-  --decode-tokens N          decoded tokens (EOS ignored)                           default 128
-  --repeats N                runs per engine (median reported)                      default 3
-  --engines hearth,llama.cpp which sides to run                                     default both
-  --work-dir DIR             model cache                                            default ~/.cache/hearth-bench
-  --peers DIR                folder where node-llama-cpp is installed               default <repo>/bench/peers
-  --install-peers            install node-llama-cpp ${NODE_LLAMA_CPP_VERSION} (CPU build only) into the peers folder first
-  --bandwidth-mb N           read-bandwidth probe buffer                             default 1024
-  --wait-idle F              before each run wait (up to 5 min) until the machine is at least F idle (e.g. 0.9)
-  --no-compile               decode with the model's plain forward instead of the compiled step (for A/B)
-  --json FILE                also write every run's raw result`;
+export const spec: CommandSpec = {
+  name: "bench",
+  summary: "Benchmark Gemma 3 prefill/decode (random weights, published shapes) against llama.cpp (node-llama-cpp) on this machine.",
+  usage: "hearth bench [options]",
+  options: {
+    models: { type: "string", arg: "270m,1b[,4b]", default: "270m,1b", desc: "Models (random weights, published Gemma 3 shapes)." },
+    formats: { type: "string", arg: "bf16,q8,q4", default: "bf16,q8,q4", desc: "Ours bf16 | 8-bit g64 | 4-bit g64 vs BF16 | Q8_0 | Q4_0." },
+    threads: { type: "string", arg: "n", default: 2, desc: "Threads for both engines." },
+    "prompt-tokens": { type: "string", arg: "n", default: 512, desc: "Prefill length." },
+    "decode-tokens": { type: "string", arg: "n", default: 128, desc: "Decoded tokens (EOS ignored)." },
+    repeats: { type: "string", arg: "n", default: 3, desc: "Runs per engine (median reported)." },
+    engines: { type: "string", arg: "hearth,llama.cpp", default: "hearth,llama.cpp", desc: "Which sides to run." },
+    "work-dir": { type: "string", arg: "dir", default: "~/.cache/hearth-bench", desc: "Model cache ($HEARTH_BENCH_DIR)." },
+    peers: { type: "string", arg: "dir", default: "<repo>/bench/peers", desc: "Folder where node-llama-cpp is installed." },
+    "install-peers": { type: "boolean", desc: `Install node-llama-cpp ${NODE_LLAMA_CPP_VERSION} (CPU build only) into the peers folder first.` },
+    "bandwidth-mb": { type: "string", arg: "n", default: 1024, desc: "Read-bandwidth probe buffer (MiB)." },
+    "wait-idle": { type: "string", arg: "f", desc: "Before each run wait (up to 5 min) until the machine is at least this idle (e.g. 0.9)." },
+    "no-compile": { type: "boolean", desc: "Decode with the model's plain forward instead of the compiled step (for A/B)." },
+    json: { type: "string", arg: "file", desc: "Also write every run's raw result." },
+    help: HELP,
+  },
+};
 
 export function parseBenchArgs(argv: string[]): BenchOptions {
   const o: BenchOptions = {
@@ -66,47 +74,28 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     workDir: process.env.HEARTH_BENCH_DIR ?? join(homedir(), ".cache", "hearth-bench"), engines: ["hearth", "llama.cpp"],
     bandwidthBytes: 1 << 30, installPeers: false, compile: true,
   };
-  const list = (v: string) => v.split(",").map((s) => s.trim()).filter(Boolean);
-  const int = (k: string, v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${k} needs a positive integer, got '${v}'`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const [k, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
-    const val = () => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new Error(`${k} needs a value`);
-      return v;
-    };
-    switch (k) {
-      case "--models": o.models = list(val()); break;
-      case "--formats": o.formats = list(val()); break;
-      case "--threads": o.threads = int(k, val()); break;
-      case "--prompt-tokens": o.promptTokens = int(k, val()); break;
-      case "--decode-tokens": o.decodeTokens = int(k, val()); break;
-      case "--repeats": o.repeats = int(k, val()); break;
-      case "--engines": o.engines = list(val()).map((e) => (e === "llama" ? "llama.cpp" : e)); break;
-      case "--work-dir": o.workDir = resolve(val()); break;
-      case "--peers": o.peers = resolve(val()); break;
-      case "--install-peers": o.installPeers = true; break;
-      case "--no-compile": o.compile = false; break;
-      case "--wait-idle": {
-        const v = Number(val());
-        if (!(v > 0 && v <= 1)) throw new Error(`--wait-idle needs a fraction in (0, 1], got ${v}`);
-        o.waitIdle = v;
-        break;
-      }
-      case "--bandwidth-mb": o.bandwidthBytes = int(k, val()) * 2 ** 20; break;
-      case "--json": o.json = resolve(val()); break;
-      case "-h": case "--help": throw new HelpRequested();
-      default: throw new Error(`unknown option ${a}\n${USAGE}`);
-    }
-  }
-  for (const m of o.models) if (!BENCH_MODELS[m]) throw new Error(`unknown model '${m}' (have ${Object.keys(BENCH_MODELS).join(", ")})`);
-  for (const f of o.formats) if (!FORMATS[f]) throw new Error(`unknown format '${f}' (have ${Object.keys(FORMATS).join(", ")})`);
-  for (const e of o.engines) if (e !== "hearth" && e !== "llama.cpp") throw new Error(`unknown engine '${e}'`);
+  const v = parse(spec, argv);
+  if (flag(v, "help")) throw new HelpRequested();
+  const list = (k: string) => str(v, k)!.split(",").map((s) => s.trim()).filter(Boolean);
+  const int = (k: string) => num(v, k, { int: true, min: 1 });
+  if (v.models !== undefined) o.models = list("models");
+  if (v.formats !== undefined) o.formats = list("formats");
+  o.threads = int("threads") ?? o.threads;
+  o.promptTokens = int("prompt-tokens") ?? o.promptTokens;
+  o.decodeTokens = int("decode-tokens") ?? o.decodeTokens;
+  o.repeats = int("repeats") ?? o.repeats;
+  if (v.engines !== undefined) o.engines = list("engines").map((e) => (e === "llama" ? "llama.cpp" : e));
+  if (v["work-dir"] !== undefined) o.workDir = resolve(str(v, "work-dir")!);
+  if (v.peers !== undefined) o.peers = resolve(str(v, "peers")!);
+  o.installPeers = flag(v, "install-peers");
+  o.compile = !flag(v, "no-compile");
+  o.waitIdle = num(v, "wait-idle", { above: 0, max: 1 });
+  const mb = int("bandwidth-mb");
+  if (mb !== undefined) o.bandwidthBytes = mb * 2 ** 20;
+  if (v.json !== undefined) o.json = resolve(str(v, "json")!);
+  for (const m of o.models) if (!BENCH_MODELS[m]) throw new UsageError(`--models: unknown model '${m}' (have ${Object.keys(BENCH_MODELS).join(", ")})`);
+  for (const f of o.formats) if (!FORMATS[f]) throw new UsageError(`--formats: unknown format '${f}' (have ${Object.keys(FORMATS).join(", ")})`);
+  for (const e of o.engines) if (e !== "hearth" && e !== "llama.cpp") throw new UsageError(`--engines: unknown engine '${e}' (have hearth, llama.cpp)`);
   return o;
 }
 
@@ -270,12 +259,9 @@ export async function runBench(argv: string[]): Promise<number> {
   try {
     o = parseBenchArgs(argv);
   } catch (e) {
-    if (e instanceof HelpRequested) {
-      console.log(USAGE);
-      return 0;
-    }
-    console.error(String((e as Error).message));
-    return 2;
+    if (!(e instanceof HelpRequested)) throw e;
+    process.stdout.write(helpText(spec));
+    return 0;
   }
   const started = performance.now();
   const log = (s: string) => console.error(`[bench ${((performance.now() - started) / 1000).toFixed(0)}s] ${s}`);

@@ -6,7 +6,8 @@ import {
   chatTemplateConfig, flag, HELP, helpText, MODEL_OPTIONS, modelPath, num, parse, promptText, str, UsageError,
   VERBOSE, type CommandSpec,
 } from "./args.js";
-import { abortOnSigint, renderPrompt, useChatTemplate } from "./generate.js";
+import { renderPrompt, useChatTemplate } from "./generate.js";
+import { abortOnSignals } from "./signals.js";
 
 export const spec: CommandSpec = {
   name: "cache-prompt",
@@ -47,10 +48,13 @@ export async function run(argv: string[]): Promise<number> {
   const system = str(v, "system-prompt");
 
   const adapterPath = str(v, "adapter-path");
+  const target = file.endsWith(".safetensors") ? file : `${file}.safetensors`;
+  lm.assertNotOverwritingInput("cache-prompt", "the prompt cache file", target,
+    [["the model folder", lm.resolveModelPath(path)], ["the adapter folder", adapterPath]]);
   const { model, tokenizer } = await lm.load(path, adapterPath ? { adapterPath } : {});
   if (!tokenizer) throw new Error(`${path} has no tokenizer (tokenizer.json): 'hearth cache-prompt' needs one`);
   const useChat = useChatTemplate(tokenizer, v);
-  const ids = lm.promptTokens(tokenizer, { prompt: renderPrompt(tokenizer, { user: text, system, useChat, templateVars }, "prefix") });
+  const ids = lm.promptTokens(tokenizer, { prompt: renderPrompt(tokenizer, { user: text, system, useChat, templateVars }, "prefix"), rawPrompt: true });
 
   const cache = lm.makePromptCache(model, {
     ...(maxKvSize !== undefined ? { maxKvSize } : {}),
@@ -58,7 +62,8 @@ export async function run(argv: string[]): Promise<number> {
   });
   const verbose = flag(v, "verbose");
   const t0 = performance.now();
-  const { signal, done } = abortOnSigint();
+  const stopper = abortOnSignals();
+  const { signal, done } = stopper;
   const info: lm.StepInfo = { promptTokens: 0, cachedTokens: 0, promptTime: 0, aborted: false };
   try {
     const steps = lm.generateStep(model, ids, {
@@ -71,7 +76,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (info.aborted) {
     process.stderr.write("\nAborted; nothing saved.\n");
-    return 130;
+    return stopper.exitCode() ?? 130;
   }
   const secs = (performance.now() - t0) / 1000;
   const written = lm.savePromptCache(file, cache, {

@@ -5,7 +5,7 @@ import { lm } from "@hearth/engine";
 
 type ChatMessage = lm.ChatMessage;
 import {
-  chatTemplateConfig, flag, formatStats, HELP, helpText, MODEL_OPTIONS, modelPath, parse, SAMPLING_OPTIONS,
+  cacheTrimmer, chatTemplateConfig, flag, formatStats, HELP, helpText, MODEL_OPTIONS, modelPath, parse, SAMPLING_OPTIONS,
   samplingOptions, str, VERBOSE, type CommandSpec,
 } from "./args.js";
 
@@ -52,6 +52,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(sampling.kvBits !== undefined ? { kvBits: sampling.kvBits, kvGroupSize: sampling.kvGroupSize ?? 64 } : {}),
   };
   let cache = lm.makePromptCache(model, cacheOptions);
+  const trim = cacheTrimmer();
   const rl = createInterface({ input: process.stdin, ...(interactive ? { output: process.stdout, terminal: true } : { terminal: false }) });
   let current: AbortController | undefined;
   const onInterrupt = () => {
@@ -87,6 +88,7 @@ export async function run(argv: string[]): Promise<number> {
           process.stdout.write(r.text);
           reply += r.text;
           last = r;
+          trim();
         }
         current = undefined;
         process.stdout.write("\n");

@@ -1,81 +1,55 @@
 // `hearth describe-image --model <path|hub id> --image <path> [--image …] [--prompt …] [--max-tokens N]
 //  [--temp T] [--seed S] [--system …]`: streams the model's answer to stdout, statistics to stderr.
-import { parseArgs } from "node:util";
 import { lm } from "@hearth/engine";
+import { cacheTrimmer, flag, HELP, helpText, num, parse, peakRssBytes, str, UsageError, VERBOSE, type CommandSpec } from "./args.js";
 
-const { load, loadProcessor, describeImage } = lm;
-import type { CliStreams } from "./embed.js";
+export const spec: CommandSpec = {
+  name: "describe-image",
+  summary: "Describe one or more images with a Gemma 3 vision model (PNG, JPEG, WebP, GIF, AVIF, TIFF).",
+  usage: "hearth describe-image --model <path|hub-id> --image <path> [--image <path> …] [options]",
+  options: {
+    model: { type: "string", short: "m", arg: "path|hub-id", desc: "A Gemma 3 vision model folder or Hugging Face id (required)." },
+    image: { type: "string", short: "i", arg: "path", multiple: true, desc: "An image file (repeatable; at least one)." },
+    prompt: { type: "string", short: "p", arg: "text", default: "Describe this image.", desc: "The question or instruction." },
+    system: { type: "string", arg: "text", desc: "A system prompt." },
+    "max-tokens": { type: "string", arg: "n", default: 256, desc: "Most tokens to generate." },
+    temp: { type: "string", arg: "t", default: 0, desc: "Sampling temperature; 0 is greedy." },
+    seed: { type: "string", arg: "n", desc: "Random seed for reproducible sampling." },
+    verbose: VERBOSE,
+    help: HELP,
+  },
+};
 
-export const DESCRIBE_IMAGE_USAGE = `Usage: hearth describe-image --model <path|org/name> --image <path> [--image <path> …]
-                             [--prompt <text>] [--max-tokens N] [--temp T] [--seed S] [--system <text>]
-  Describes one or more images with a Gemma 3 vision model (PNG, JPEG, WebP, GIF, AVIF, TIFF).
-  --prompt      the question or instruction (default "Describe this image.")
-  --max-tokens  most new tokens (default 256)
-  --temp        sampling temperature, 0 = greedy (default 0)`;
-
-function num(v: string | undefined, name: string, int: boolean): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || (int && !Number.isInteger(n))) throw new UsageError(`--${name} must be ${int ? "an integer" : "a number"}, got '${v}'`);
-  return n;
-}
-
-class UsageError extends Error {}
-
-/** Where a CLI command writes (tests pass their own). */
-const STDIO: CliStreams = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) };
-
-/** argv: the arguments after `describe-image`. Returns the exit code (0 ok, 1 failure, 2 usage). */
-export async function runDescribeImage(argv: string[], io: CliStreams = STDIO): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: "string", short: "m" },
-        image: { type: "string", short: "i", multiple: true },
-        prompt: { type: "string", short: "p" },
-        "max-tokens": { type: "string" },
-        temp: { type: "string" },
-        seed: { type: "string" },
-        system: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    io.err(`${(e as Error).message}\n${DESCRIBE_IMAGE_USAGE}\n`);
-    return 2;
-  }
-  if (values.help) {
-    io.out(DESCRIBE_IMAGE_USAGE + "\n");
+/** argv: the arguments after `describe-image`. Resolves to the exit code; usage errors throw UsageError. */
+export async function runDescribeImage(argv: string[]): Promise<number> {
+  const v = parse(spec, argv);
+  if (flag(v, "help")) {
+    process.stdout.write(helpText(spec));
     return 0;
   }
-  try {
-    if (!values.model) throw new UsageError("--model is required");
-    if (!values.image?.length) throw new UsageError("at least one --image is required");
-    const maxTokens = num(values["max-tokens"], "max-tokens", true);
-    const temp = num(values.temp, "temp", false);
-    const seed = num(values.seed, "seed", true);
-    const { model, config } = await load(values.model, { noTokenizer: true });
-    if (config.model_type !== "gemma3" || !config.vision_config)
-      throw new Error(`${values.model} is not a Gemma 3 vision model (model_type '${config.model_type}'; describe-image needs "gemma3" with a vision_config)`);
-    const processor = await loadProcessor(values.model);
-    const r = await describeImage(model, processor, {
-      image: values.image, prompt: values.prompt, system: values.system, maxTokens, temp, seed,
-      onText: (t) => io.out(t),
-    });
-    io.out("\n");
-    io.err(`prompt: ${r.promptTokens} tokens, ${r.prefillSeconds.toFixed(2)} s (images included); ` +
-      `generation: ${r.tokens.length} tokens, ${r.generationTps.toFixed(1)} tokens/s (${r.finishReason})\n`);
-    return 0;
-  } catch (e) {
-    io.err(`hearth describe-image: ${(e as Error).message}\n`);
-    if (e instanceof UsageError) {
-      io.err(DESCRIBE_IMAGE_USAGE + "\n");
-      return 2;
-    }
-    return 1;
-  }
+  const model = str(v, "model");
+  if (!model) throw new UsageError("--model is required (a Gemma 3 vision model)");
+  const images = (v.image as string[] | undefined) ?? [];
+  if (!images.length) throw new UsageError("at least one --image is required");
+  const maxTokens = num(v, "max-tokens", { int: true, min: 1 });
+  const temp = num(v, "temp", { min: 0 });
+  const seed = num(v, "seed", { int: true, min: 0 });
+  const { model: m, config } = await lm.load(model, { noTokenizer: true });
+  if (config.model_type !== "gemma3" || !config.vision_config)
+    throw new Error(`${model} is not a Gemma 3 vision model (model_type '${config.model_type}', no vision_config): ` +
+      "use 'hearth generate' for text models; describe-image needs a Gemma 3 vision model such as google/gemma-3-4b-it");
+  const processor = await lm.loadProcessor(model);
+  const trim = cacheTrimmer();
+  const r = await lm.describeImage(m, processor, {
+    image: images, prompt: str(v, "prompt"), system: str(v, "system"), maxTokens, temp, seed,
+    onText: (t) => {
+      process.stdout.write(t);
+      trim();
+    },
+  });
+  process.stdout.write("\n");
+  process.stderr.write(`prompt: ${r.promptTokens} tokens, ${r.prefillSeconds.toFixed(2)} s (images included); ` +
+    `generation: ${r.tokens.length} tokens, ${r.generationTps.toFixed(1)} tokens/s (${r.finishReason})\n`);
+  if (flag(v, "verbose")) process.stderr.write(`Peak memory: ${(peakRssBytes() / 1e9).toFixed(3)} GB\n`);
+  return 0;
 }

@@ -1,95 +1,68 @@
 // `hearth embed --model <path|hub id> (--text … [--text …] | --file lines.txt) [--task query] [--dimensions 256]
 //  [--batch-size 32]`: prints {"model", "task", "dimensions", "data": [{"index", "text", "embedding"}]} as JSON.
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { lm } from "@hearth/engine";
+import { flag, HELP, helpText, num, parse, str, UsageError, type CommandSpec } from "./args.js";
 
-const { loadEmbedder } = lm;
+export const spec: CommandSpec = {
+  name: "embed",
+  summary: "Embed texts with EmbeddingGemma (sentence-transformers layout); prints JSON.",
+  usage: "hearth embed --model <path|hub-id> (--text <text> [--text <text> …] | --file <lines.txt>) [options]",
+  options: {
+    model: { type: "string", short: "m", arg: "path|hub-id", desc: "An EmbeddingGemma folder or Hugging Face id (required)." },
+    text: { type: "string", short: "t", arg: "text", multiple: true, desc: "A text to embed (repeatable)." },
+    file: { type: "string", short: "f", arg: "path", desc: "One text per line (empty lines skipped)." },
+    task: { type: "string", arg: "task", default: "none", desc: `Task prompt: ${Object.keys(lm.EMBEDDING_GEMMA_PROMPTS).join(", ")} (or the model's own).` },
+    title: { type: "string", arg: "title", desc: "Document title (with --task document)." },
+    dimensions: { type: "string", short: "d", arg: "n", desc: "Matryoshka size: 768 (full), 512, 256 or 128 (default: the model's full size)." },
+    "batch-size": { type: "string", arg: "n", default: 32, desc: "Texts per forward pass." },
+    help: HELP,
+  },
+};
 
-export const EMBED_USAGE = `Usage: hearth embed --model <path|org/name> (--text <text> [--text <text> …] | --file <lines.txt>)
-                    [--task <task>] [--title <title>] [--dimensions N] [--batch-size N]
-  Embeds texts with EmbeddingGemma (sentence-transformers layout); prints JSON.
-  --task        query, document, classification, clustering, similarity, code retrieval,
-                question answering, fact checking, none (default: none)
-  --dimensions  Matryoshka size: 768 (full), 512, 256 or 128
-  --file        one text per line (empty lines skipped)`;
-
-class UsageError extends Error {}
-
-/** Where the command writes raw text (describe-image streams partial lines); tests pass their own. */
-export interface CliStreams {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-const STDIO: CliStreams = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) };
-
-function int(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer, got '${v}'`);
-  return n;
-}
-
-/** argv: the arguments after `embed`. Returns the exit code (0 ok, 1 failure, 2 usage). */
-export async function runEmbed(argv: string[], io: CliStreams = STDIO): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: "string", short: "m" },
-        text: { type: "string", short: "t", multiple: true },
-        file: { type: "string", short: "f" },
-        task: { type: "string" },
-        title: { type: "string" },
-        dimensions: { type: "string", short: "d" },
-        "batch-size": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    io.err(`${(e as Error).message}\n${EMBED_USAGE}\n`);
-    return 2;
-  }
-  if (values.help) {
-    io.out(EMBED_USAGE + "\n");
+/** argv: the arguments after `embed`. Resolves to the exit code; usage errors throw UsageError (exit 2). */
+export async function runEmbed(argv: string[]): Promise<number> {
+  const v = parse(spec, argv);
+  if (flag(v, "help")) {
+    process.stdout.write(helpText(spec));
     return 0;
   }
-  try {
-    if (!values.model) throw new UsageError("--model is required");
-    if (!values.text?.length && !values.file) throw new UsageError("give --text (one or more) or --file");
-    const texts = [...(values.text ?? [])];
-    if (values.file) {
-      let content: string;
-      try {
-        content = readFileSync(values.file, "utf8");
-      } catch (e) {
-        throw new Error(`Cannot read --file ${values.file}: ${(e as Error).message}`);
-      }
-      texts.push(...content.split(/\r?\n/).filter((l) => l.trim().length > 0));
+  const model = str(v, "model");
+  if (!model) throw new UsageError("--model is required (an EmbeddingGemma folder or Hugging Face id)");
+  const given = (v.text as string[] | undefined) ?? [];
+  const file = str(v, "file");
+  if (!given.length && !file) throw new UsageError("give --text (one or more) or --file");
+  const dimensions = num(v, "dimensions", { int: true, min: 1 });
+  const batchSize = num(v, "batch-size", { int: true, min: 1 });
+  const task = str(v, "task");
+  const texts = [...given];
+  if (file) {
+    let content: string;
+    try {
+      content = readFileSync(file, "utf8");
+    } catch (e) {
+      throw new Error(`Cannot read --file ${file}: ${(e as Error).message}`);
     }
-    if (!texts.length) throw new UsageError("no texts to embed (the file has no non-empty lines)");
-    const dimensions = int(values.dimensions, "dimensions");
-    const batchSize = int(values["batch-size"], "batch-size");
-    const embedder = await loadEmbedder(values.model);
-    const vectors = await embedder.embed(texts, { task: values.task, title: values.title, dimensions, batchSize });
-    const out = {
-      model: values.model,
-      task: values.task ?? null,
-      dimensions: vectors[0]?.length ?? 0,
-      data: vectors.map((v, index) => ({ index, text: texts[index], embedding: Array.from(v) })),
-    };
-    io.out(JSON.stringify(out) + "\n");
-    return 0;
-  } catch (e) {
-    io.err(`hearth embed: ${(e as Error).message}\n`);
-    if (e instanceof UsageError) {
-      io.err(EMBED_USAGE + "\n");
-      return 2;
-    }
-    return 1;
+    texts.push(...content.split(/\r?\n/).filter((l) => l.trim().length > 0));
   }
+  if (!texts.length) throw new UsageError("no texts to embed (the file has no non-empty lines)");
+  const embedder = await lm.loadEmbedder(model);
+  let vectors: Float32Array[];
+  try {
+    vectors = await embedder.embed(texts, { task, title: str(v, "title"), dimensions, batchSize });
+  } catch (e) {
+    // The task and the Matryoshka size can only be checked against the loaded model: still the flag's fault.
+    const msg = (e as Error).message;
+    if (/^Unknown task/.test(msg)) throw new UsageError(`--task: ${msg}`);
+    if (/dimensions/i.test(msg)) throw new UsageError(`--dimensions: ${msg}`);
+    throw e;
+  }
+  const out = {
+    model,
+    task: task ?? null,
+    dimensions: vectors[0]?.length ?? 0,
+    data: vectors.map((e, index) => ({ index, text: texts[index], embedding: Array.from(e) })),
+  };
+  process.stdout.write(JSON.stringify(out) + "\n");
+  return 0;
 }

@@ -4,9 +4,10 @@ import { lm } from "@hearth/engine";
 type Json = lm.Json;
 type Tokenizer = lm.Tokenizer;
 import {
-  chatTemplateConfig, flag, formatStats, HELP, helpText, MODEL_OPTIONS, modelPath, parse, promptText,
+  cacheTrimmer, chatTemplateConfig, flag, formatStats, HELP, helpText, MODEL_OPTIONS, modelPath, parse, promptText,
   SAMPLING_OPTIONS, samplingOptions, str, UsageError, VERBOSE, type CommandSpec, type Values,
 } from "./args.js";
+import { abortOnSignals } from "./signals.js";
 
 export const spec: CommandSpec = {
   name: "generate",
@@ -51,15 +52,18 @@ export function renderPrompt(tokenizer: Tokenizer, p: PromptParts, mode: "genera
 
 export const useChatTemplate = (tokenizer: Tokenizer, v: Values) => tokenizer.hasChatTemplate && !flag(v, "ignore-chat-template");
 
-/** Ctrl-C aborts the generation in flight (a second one exits). */
-export function abortOnSigint(): { signal: AbortSignal; done: () => void } {
-  const ctl = new AbortController();
-  const onSig = () => {
-    if (ctl.signal.aborted) process.exit(130);
-    ctl.abort();
-  };
-  process.on("SIGINT", onSig);
-  return { signal: ctl.signal, done: () => process.off("SIGINT", onSig) };
+
+/** A prompt cache made by another model would fail deep in attention: name the model that made it instead. */
+export function checkCacheFits(cache: lm.PromptCache, model: lm.LanguageModel, config: Json, file: string, madeBy: string | undefined, path: string): void {
+  const c = config.text_config ?? config;
+  const layers = model.makeCache().length;
+  const k = cache.arrays[0];
+  const heads = c.num_key_value_heads ?? c.num_attention_heads, headDim = c.head_dim ?? c.hidden_size / c.num_attention_heads;
+  const shapeOk = !k || k.ndim !== 4 || (k.shape[1] === heads && (k.shape[3] === headDim || k.dtype.kind !== "float"));
+  if (cache.layers.length !== layers || !shapeOk)
+    throw new Error(`the prompt cache ${file} was made by ${madeBy ?? "another model"} (${cache.layers.length} layers` +
+      `${k && k.ndim === 4 ? `, ${k.shape[1]} KV heads` : ""}), which does not fit ${path} (${layers} layers, ${heads} KV heads): ` +
+      "make the cache again with 'hearth cache-prompt --model' this model");
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -82,7 +86,8 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError("--system-prompt differs from the one the prompt cache was made with");
 
   const adapterPath = str(v, "adapter-path");
-  const { model, tokenizer } = await lm.load(path, adapterPath ? { adapterPath } : {});
+  const { model, tokenizer, config } = await lm.load(path, adapterPath ? { adapterPath } : {});
+  if (cache) checkCacheFits(cache, model, config, cacheFile!, meta.model, path);
   if (!tokenizer) throw new Error(`${path} has no tokenizer (tokenizer.json): 'hearth generate' needs one`);
   for (const t of (v["extra-eos-token"] as string[] | undefined) ?? [])
     tokenizer.addEosToken(/^\d+$/.test(t) ? Number(t) : t);
@@ -96,25 +101,28 @@ export async function run(argv: string[]): Promise<number> {
     const full = renderPrompt(tokenizer, { ...parts, user: meta.prompt + text }, "generate");
     ids = full.startsWith(prefix) && cache.tokens
       ? [...cache.tokens, ...tokenizer.encode(full.slice(prefix.length), { addSpecialTokens: false })]
-      : lm.promptTokens(tokenizer, { prompt: full });
+      : lm.promptTokens(tokenizer, { prompt: full, rawPrompt: true });
   } else {
-    ids = lm.promptTokens(tokenizer, { prompt: renderPrompt(tokenizer, { user: text, system, useChat, templateVars }, "generate") });
+    ids = lm.promptTokens(tokenizer, { prompt: renderPrompt(tokenizer, { user: text, system, useChat, templateVars }, "generate"), rawPrompt: true });
   }
 
   const verbose = flag(v, "verbose");
   if (verbose) process.stderr.write(`==========\n`);
   const stop = v.stop as string[] | undefined;
-  const { signal, done } = abortOnSigint();
+  const trim = cacheTrimmer();
+  const stopper = abortOnSignals();
+  const { signal, done } = stopper;
   let last: lm.GenerationResponse | undefined;
   try {
     for await (const r of lm.streamGenerate(model, tokenizer, { prompt: ids, ...sampling, promptCache: cache, signal, ...(stop ? { stop } : {}) })) {
       process.stdout.write(r.text);
       last = r;
+      trim();
     }
   } finally {
     done();
   }
   process.stdout.write("\n");
   if (verbose && last) process.stderr.write(`==========\n${formatStats(last)}\n`);
-  return last?.finishReason === "abort" ? 130 : 0;
+  return last?.finishReason === "abort" ? stopper.exitCode() ?? 130 : 0;
 }

@@ -6,36 +6,54 @@ const { load, loadAdapters, loadDataset, evaluate, train, TRAIN_DEFAULTS, DEFAUL
 type TrainArgs = lm.TrainArgs;
 type TrainReport = lm.TrainReport;
 type ScheduleConfig = lm.ScheduleConfig;
-import { parseFlags, usage, UsageError, type FlagSpec } from "./lora-args.js";
+import { flag, HELP, helpText, modelPath, num, parse, str, UsageError, type CommandSpec, type NumberRule } from "./args.js";
+import { abortOnSignals } from "./signals.js";
 import { parseYaml } from "./mini-yaml.js";
 
-const FLAGS: Record<string, FlagSpec> = {
-  "--model": { dest: "model", type: "string", help: "The path to the local model directory or Hugging Face repo." },
-  "--train": { dest: "train", type: "bool", help: "Do training." },
-  "--data": { dest: "data", type: "string", help: "Directory with {train, valid, test}.jsonl files, or one .jsonl file." },
-  "--fine-tune-type": { dest: "fine_tune_type", type: "string", choices: ["lora", "dora", "full"], help: "Type of fine-tuning: lora, dora or full." },
-  "--optimizer": { dest: "optimizer", type: "string", choices: ["adam", "adamw", "sgd", "adafactor"], help: "Optimizer: adam, adamw, sgd or adafactor." },
-  "--mask-prompt": { dest: "mask_prompt", type: "bool", help: "Mask the prompt in the loss when training." },
-  "--num-layers": { dest: "num_layers", type: "int", help: "Number of layers to fine-tune (default 16, -1 for all)." },
-  "--batch-size": { dest: "batch_size", type: "int", help: "Minibatch size." },
-  "--iters": { dest: "iters", type: "int", help: "Iterations to train for." },
-  "--val-batches": { dest: "val_batches", type: "int", help: "Validation batches, -1 uses the entire validation set." },
-  "--learning-rate": { dest: "learning_rate", type: "float", help: "Learning rate." },
-  "--lr-schedule": { dest: "lr_schedule", type: "string", help: "cosine_decay / linear_schedule over the run, or a JSON {name, arguments, warmup}." },
-  "--warmup": { dest: "warmup", type: "int", help: "Linear warmup steps in front of --lr-schedule." },
-  "--warmup-init": { dest: "warmup_init", type: "float", help: "Learning rate the warmup starts from (default 0)." },
-  "--steps-per-report": { dest: "steps_per_report", type: "int", help: "Training steps between loss reports." },
-  "--steps-per-eval": { dest: "steps_per_eval", type: "int", help: "Training steps between validations." },
-  "--resume-adapter-file": { dest: "resume_adapter_file", type: "string", help: "Resume training from these adapter weights." },
-  "--adapter-path": { dest: "adapter_path", type: "string", help: "Save/load path for the fine-tuned weights." },
-  "--save-every": { dest: "save_every", type: "int", help: "Save the model every N iterations." },
-  "--test": { dest: "test", type: "bool", help: "Evaluate on the test set after training." },
-  "--test-batches": { dest: "test_batches", type: "int", help: "Test batches, -1 uses the entire test set." },
-  "--max-seq-length": { dest: "max_seq_length", type: "int", help: "Maximum sequence length." },
-  "--config": { dest: "config", type: "string", aliases: ["-c"], help: "A YAML (or JSON) configuration file with the training options." },
-  "--grad-checkpoint": { dest: "grad_checkpoint", type: "bool", help: "Use gradient checkpointing to reduce memory use." },
-  "--seed": { dest: "seed", type: "int", help: "The PRNG seed." },
-  "--compile": { dest: "compile", type: "bool", help: "Compile the training step (mx.compile; not with --grad-checkpoint)." },
+export const spec: CommandSpec = {
+  name: "lora",
+  summary: "LoRA, DoRA or full fine-tuning (QLoRA on quantized models), as mlx_lm.lora.",
+  usage: "hearth lora [--model <path|hub-id>] --train --data <folder|file.jsonl> [options]",
+  options: {
+    model: { type: "string", arg: "path|hub-id", desc: "Model folder or Hugging Face id (default: $HEARTH_MODEL, else the bundled hearth-tiny)." },
+    train: { type: "boolean", desc: "Do training." },
+    data: { type: "string", arg: "path", desc: "Directory with {train, valid, test}.jsonl files, or one .jsonl file." },
+    "fine-tune-type": { type: "string", choices: ["lora", "dora", "full"], default: "lora", desc: "Type of fine-tuning." },
+    optimizer: { type: "string", choices: ["adam", "adamw", "sgd", "adafactor"], default: "adam", desc: "Optimizer." },
+    "mask-prompt": { type: "boolean", desc: "Mask the prompt in the loss when training." },
+    "num-layers": { type: "string", arg: "n", default: 16, desc: "Number of layers to fine-tune (-1 for all)." },
+    "batch-size": { type: "string", arg: "n", default: 4, desc: "Minibatch size." },
+    iters: { type: "string", arg: "n", default: 1000, desc: "Iterations to train for." },
+    "val-batches": { type: "string", arg: "n", default: 25, desc: "Validation batches (-1 uses the entire validation set)." },
+    "learning-rate": { type: "string", arg: "x", default: 1e-5, desc: "Learning rate." },
+    "lr-schedule": { type: "string", arg: "name|json", desc: "cosine_decay / linear_schedule over the run, or a JSON {name, arguments, warmup}." },
+    warmup: { type: "string", arg: "n", desc: "Linear warmup steps in front of --lr-schedule." },
+    "warmup-init": { type: "string", arg: "x", default: 0, desc: "Learning rate the warmup starts from." },
+    "steps-per-report": { type: "string", arg: "n", default: 10, desc: "Training steps between loss reports." },
+    "steps-per-eval": { type: "string", arg: "n", default: 200, desc: "Training steps between validations." },
+    "resume-adapter-file": { type: "string", arg: "file", desc: "Resume training from these adapter weights." },
+    "adapter-path": { type: "string", arg: "path", default: "adapters", desc: "Save/load path for the fine-tuned weights." },
+    "save-every": { type: "string", arg: "n", default: 100, desc: "Save the adapter every n iterations." },
+    test: { type: "boolean", desc: "Evaluate on the test set after training." },
+    "test-batches": { type: "string", arg: "n", default: 500, desc: "Test batches (-1 uses the entire test set)." },
+    "max-seq-length": { type: "string", arg: "n", default: 2048, desc: "Maximum sequence length." },
+    config: { type: "string", short: "c", arg: "file", desc: "A YAML (or JSON) file with the training options." },
+    "grad-checkpoint": { type: "boolean", desc: "Use gradient checkpointing to reduce memory use." },
+    seed: { type: "string", arg: "n", default: 0, desc: "The PRNG seed." },
+    compile: { type: "boolean", desc: "Compile the training step (mx.compile; not with --grad-checkpoint)." },
+    help: HELP,
+  },
+  notes: [
+    "SIGINT (Ctrl-C), SIGTERM and SIGHUP stop training after the current step and save the adapter; a second one quits at once.",
+  ],
+};
+
+/** Numeric options (snake_case, as in config files) and their rules: checked after the config file is merged. */
+const NUMERIC: Record<string, NumberRule> = {
+  num_layers: { int: true, min: -1 }, batch_size: { int: true, min: 1 }, iters: { int: true, min: 1 },
+  val_batches: { int: true, min: -1 }, learning_rate: { above: 0 }, warmup: { int: true, min: 0 }, warmup_init: { min: 0 },
+  steps_per_report: { int: true, min: 1 }, steps_per_eval: { int: true, min: 1 }, save_every: { int: true, min: 1 },
+  test_batches: { int: true, min: -1 }, max_seq_length: { int: true, min: 1 }, seed: { int: true, min: 0 },
 };
 
 /** mlx-lm's CONFIG_DEFAULTS (less the hub-only ones). */
@@ -90,42 +108,47 @@ const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : String(x)
 
 /** Runs `hearth lora` with argv (the arguments after "lora"); resolves to the exit code. */
 export async function runLora(argv: string[], io: CliIO = {}): Promise<number> {
-  const out = io.stdout ?? ((l: string) => process.stdout.write(l + "\n"));
-  const err = io.stderr ?? ((l: string) => process.stderr.write(l + "\n"));
-  const flags = parseFlags(argv, FLAGS, "lora");
-  if (flags.help) {
-    out(usage("lora", "LoRA, DoRA or full fine-tuning (QLoRA on quantized models), as mlx_lm.lora.", FLAGS));
+  const out = io.stdout ?? ((l: string) => void process.stdout.write(l + "\n"));
+  const err = io.stderr ?? ((l: string) => void process.stderr.write(l + "\n"));
+  const v = parse(spec, argv);
+  if (flag(v, "help")) {
+    out(helpText(spec).trimEnd());
     return 0;
   }
-  const a: Record<string, any> = { ...flags };
+  const a: Record<string, any> = {};
+  for (const [k, val] of Object.entries(v)) a[k.replace(/-/g, "_")] = val;
   if (a.config) {
     const cfg = readConfigFile(a.config);
-    for (const [k, v] of Object.entries(cfg)) {
+    for (const [k, val] of Object.entries(cfg)) {
       if (!(k in DEFAULTS) && !CONFIG_ONLY.has(k) && !["model", "data", "warmup", "warmup_init"].includes(k))
         err(`[WARNING] ${a.config}: unknown option '${k}' is ignored`);
-      if (a[k] === undefined || a[k] === null) a[k] = v;
+      if (a[k] === undefined || a[k] === null) a[k] = val;
     }
   }
-  for (const [k, v] of Object.entries(DEFAULTS)) if (a[k] === undefined || a[k] === null) a[k] = v;
-  if (!a.model) throw new UsageError("--model is required (a local model folder or a Hugging Face id in the cache)");
+  for (const [k, rule] of Object.entries(NUMERIC)) {
+    if (a[k] === undefined || a[k] === null) continue;
+    const flagName = k.replace(/_/g, "-");
+    a[k] = num({ [flagName]: String(a[k]) }, flagName, rule);
+  }
+  for (const [k, val] of Object.entries(DEFAULTS)) if (a[k] === undefined || a[k] === null) a[k] = val;
   if (!a.train && !a.test) throw new UsageError("must provide at least one of --train or --test");
+  if (a.train && !a.data) throw new UsageError("--data is required with --train (a folder with train.jsonl and valid.jsonl, or one .jsonl file)");
+  a.model = modelPath({ model: a.model });
+  if (a.train) {
+    lm.assertNotOverwritingInput("lora", "the adapter path", a.adapter_path, [["the model folder", lm.resolveModelPath(a.model)]]);
+  }
   const lp = { ...DEFAULT_LORA_PARAMETERS, ...(a.lora_parameters ?? {}) };
 
   out("Loading pretrained model");
   const { model, tokenizer } = await load(a.model);
-  if (!tokenizer) throw new UsageError(`${a.model} has no tokenizer (tokenizer.json); the training data can't be tokenized`);
+  if (!tokenizer) throw new Error(`${a.model} has no tokenizer (tokenizer.json); the training data can't be tokenized`);
   out("Loading datasets");
   const features = { promptFeature: a.prompt_feature, completionFeature: a.completion_feature, textFeature: a.text_feature, chatFeature: a.chat_feature };
   const data = loadDataset(a.data ?? "", tokenizer, { maskPrompt: a.mask_prompt, train: a.train, test: a.test, ...features });
   data.warnings.forEach((w) => err(`[WARNING] ${w}`));
 
-  const controller = new AbortController();
-  const onSigint = () => {
-    err("\nStopping after the current step (Ctrl-C again to quit at once)…");
-    controller.abort();
-  };
-  if (!io.signal) process.once("SIGINT", onSigint);
-  const signal = io.signal ?? controller.signal;
+  const stop = io.signal ? undefined : abortOnSignals(() => err("\nStopping after the current step (again to quit at once)…"));
+  const signal = io.signal ?? stop!.signal;
   try {
     if (a.train) {
       out("Training");
@@ -166,7 +189,7 @@ export async function runLora(argv: string[], io: CliIO = {}): Promise<number> {
       clearBar();
       if (res.aborted) {
         out(`Stopped at iteration ${res.iterations}.`);
-        return 130;
+        return stop?.exitCode() ?? 130;
       }
     } else if (a.adapter_path !== "") {
       loadAdapters(model, a.adapter_path);
@@ -178,7 +201,7 @@ export async function runLora(argv: string[], io: CliIO = {}): Promise<number> {
     }
     return 0;
   } finally {
-    process.removeListener("SIGINT", onSigint);
+    stop?.done();
   }
 }
 

@@ -47,6 +47,14 @@ export async function main(argv: string[]): Promise<number> {
   return mod.run(rest);
 }
 
+// A closed stdout (`hearth generate … | head -c 1`) ends the command quietly with status 0, as Unix tools do;
+// every command writes through process.stdout, so this one handler covers them all.
+for (const stream of [process.stdout, process.stderr])
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
+
 const argv = process.argv.slice(2);
 const verbose = argv.includes("--verbose");
 const name = argv[0] && COMMANDS[argv[0]] ? `hearth ${argv[0]}` : "hearth";

@@ -37,7 +37,9 @@ test("hearth generate prints the generated text (chat template applied)", async 
   assert.equal(r.stdout, want + "\n");
   assert.equal(r.stderr, "");
   // --ignore-chat-template uses the raw text; sampling flags reach the sampler.
-  const raw = await lm.generate(model, tokenizer!, { prompt: "hello there", maxTokens: 8, temp: 25, seed: 5 });
+  // The one prompt rule: the library's text prompt is the CLI's --prompt (chat template), rawPrompt its --ignore-chat-template.
+  assert.equal(await lm.generate(model, tokenizer, { prompt: "hello there", maxTokens: 12 }) + "\n", r.stdout);
+  const raw = await lm.generate(model, tokenizer, { prompt: "hello there", rawPrompt: true, maxTokens: 8, temp: 25, seed: 5 });
   const r2 = await hearth(["generate", "--model", MODEL, "-p", "hello there", "-m", "8", "--temp", "25", "--seed", "5", "--ignore-chat-template"]);
   assert.equal(r2.stdout, raw + "\n");
 });

@@ -1,30 +1,29 @@
-// hearth describe-image: streams the answer; usage and load errors.
+// hearth describe-image through the built bin: streams the answer; load errors say what is wrong.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { lm } from "@hearth/engine";
-import { runDescribeImage } from "../src/describe-image.js";
 import { findFixture } from "./helpers/fixtures.js";
 import { tinyVlmWithTokenizer } from "./helpers/tiny-tokenizer.js";
+import { hearth, oneLine } from "./helpers/run.js";
 
 const IMAGE = join(findFixture("image-preprocess"), "input.png");
 
-test("hearth describe-image CLI streams the answer; usage and load errors give exit codes", async () => {
+test("hearth describe-image streams the answer; load errors exit 1 with one line", async () => {
   const dir = tinyVlmWithTokenizer();
-  const out: string[] = [], err: string[] = [];
-  const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t) };
-  const code = await runDescribeImage(["--model", dir, "--image", IMAGE, "--image", IMAGE, "--prompt", "What?", "--max-tokens", "5"], io);
-  assert.equal(code, 0, err.join(""));
+  const r = await hearth(["describe-image", "--model", dir, "--image", IMAGE, "--image", IMAGE, "--prompt", "What?", "--max-tokens", "5"]);
+  assert.equal(r.code, 0, r.stderr);
   const { model } = await lm.load(dir);
   const want = await lm.describeImage(model, await lm.loadProcessor(dir), { image: [IMAGE, IMAGE], prompt: "What?", maxTokens: 5 });
-  assert.equal(out.join(""), want.text + "\n");
-  assert.match(err.join(""), /prompt: \d+ tokens/);
-  assert.equal(await runDescribeImage(["--model", dir], io), 2);
-  assert.match(err.join(""), /at least one --image is required/);
-  assert.equal(await runDescribeImage(["--model", dir, "--image", IMAGE, "--max-tokens", "x"], io), 2);
-  assert.equal(await runDescribeImage(["--model", dir, "--image", "/no/such.png"], io), 1);
-  assert.match(err.join(""), /Image file not found/);
-  assert.equal(await runDescribeImage(["--model", findFixture("gemma3-tiny-a"), "--image", IMAGE], io), 1);
-  assert.match(err.join(""), /not a Gemma 3 vision model/);
-  assert.equal(await runDescribeImage(["--nope"], io), 2);
+  assert.equal(r.stdout, want.text + "\n");
+  assert.match(r.stderr, /prompt: \d+ tokens/);
+  for (const [args, re] of [
+    [["--model", dir, "--image", "/no/such.png"], /Image file not found/],
+    [["--model", findFixture("gemma3-tiny-a"), "--image", IMAGE], /not a Gemma 3 vision model/],
+  ] as [string[], RegExp][]) {
+    const e = await hearth(["describe-image", ...args]);
+    assert.equal(e.code, 1, e.stderr);
+    assert.match(e.stderr, re);
+    assert.ok(oneLine(e.stderr), e.stderr);
+  }
 });

@@ -2,9 +2,11 @@
 // word-level tokenizer.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { MAIN } from "./helpers/run.js";
 import { mx, lm } from "@hearth/engine";
 import { runLora } from "../src/lora.js";
 import { runFuse } from "../src/fuse.js";
@@ -255,18 +257,51 @@ test("hearth lora: DoRA from a YAML config, full fine-tuning, and --grad-checkpo
 });
 
 test("hearth lora / fuse: usage errors name the flag", async () => {
-  await assert.rejects(runLora(["--model"]), /--model needs a value/);
-  await assert.rejects(runLora(["--bogus"]), /unknown argument '--bogus'/);
+  await assert.rejects(runLora(["--model"]), /Option '--model' needs a value/);
+  await assert.rejects(runLora(["--bogus"]), /Unknown option '--bogus'/);
   await assert.rejects(runLora(["--iters", "ten"]), /--iters must be an integer, got 'ten'/);
   await assert.rejects(runLora(["--fine-tune-type", "qlora"]), /--fine-tune-type must be one of lora, dora, full/);
-  await assert.rejects(runLora(["--train"]), /--model is required/);
   await assert.rejects(runLora(["--model", modelWithTokenizer()]), /at least one of --train or --test/);
   await assert.rejects(runLora(["--model", modelDir, "--train", "--data", "x"]), /has no tokenizer/);
-  await assert.rejects(runFuse(["--model", modelDir, "--adapter-path", "/nonexistent"]), /the adapter path does not exist/);
+  await assert.rejects(runFuse(["--model", modelDir, "--adapter-path", "/nonexistent", "--save-path", join(tmp("f"), "out")]), /the adapter path does not exist/);
   const help: string[] = [];
   assert.equal(await runLora(["--help"], { stdout: (l) => help.push(l) }), 0);
   assert.match(help[0], /--grad-checkpoint/);
+  assert.match(help[0], /--iters <n>\s+Iterations to train for\. \(default: 1000\)/);
 });
+
+// SIGTERM (kill, timeouts, service managers) and SIGHUP (a closed terminal) stop training like Ctrl-C: the last
+// complete step is saved and the adapter loads. The bin runs as a child; the signal comes after a few reports.
+for (const sig of ["SIGTERM", "SIGHUP", "SIGINT"] as const) {
+  test(`hearth lora: ${sig} saves the last complete step; the adapter loads`, async () => {
+    const model = modelWithTokenizer();
+    const data = chatData(8);
+    const adapters = join(tmp(`sig-${sig}`), "adapters");
+    const child = spawn(process.execPath, [MAIN, "lora", "--model", model, "--train", "--data", data, "--adapter-path", adapters,
+      "--iters", "100000", "--batch-size", "2", "--num-layers", "2", "--steps-per-report", "2", "--steps-per-eval", "100000",
+      "--save-every", "100000", "--learning-rate", "1e-3"], { stdio: ["ignore", "pipe", "pipe"] });
+    let outText = "", errText = "";
+    let sent = false;
+    child.stdout.on("data", (d) => {
+      outText += d;
+      if (!sent && /Iter 4: Train loss/.test(outText)) {
+        sent = true;
+        child.kill(sig);
+      }
+    });
+    child.stderr.on("data", (d) => (errText += d));
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    assert.ok(sent, `no report to react to: ${outText}\n${errText}`);
+    assert.equal(code, 128 + { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 }[sig], errText);
+    assert.match(outText, /Stopped at iteration \d+\./);
+    assert.match(outText, /Saved final weights to/);
+    const names = Object.keys(mx.load(join(adapters, "adapters.safetensors")));
+    assert.ok(names.length > 0 && names.every((k) => /\.lora_[ab]$/.test(k)));
+    const withAdapter = await lm.load(model, { adapterPath: adapters });
+    assert.ok(lm.adapterLayers(withAdapter.model).length > 0);
+    assert.deepEqual(readdirSync(adapters).filter((f) => f.includes(".tmp")), [], "no temporary files left");
+  });
+}
 
 test("QLoRA end to end: hearth lora on a quantized model (base stays quantized), fuse --dequantize / re-quantized fuse",
   { skip: !(lm as any).convert && "needs lm.convert (quantization)" }, async () => {

@@ -1,4 +1,5 @@
 // Memory accounting and limits of the engine's allocator, and devices.
+import { totalmem } from "node:os";
 import { EngineError } from "./errors.js";
 import { native } from "./native.js";
 
@@ -12,6 +13,18 @@ export const setCacheLimit = (bytes: number): number => native.setCacheLimit(byt
 export const setMemoryLimit = (bytes: number): number => native.setMemoryLimit(bytes);
 export const getMemoryLimit = (): number => native.getMemoryLimit();
 export const clearCache = (): void => native.clearCache();
+
+/**
+ * The buffer cache's default bound: an eighth of the machine's memory, at most 2 GiB ($HEARTH_CACHE_LIMIT_MB
+ * overrides it). Unbounded, the cache keeps every freed buffer, and a growing KV cache frees a buffer of a new size
+ * at each growth step that is never reused, so a long generation's RSS grew without end (issue 17).
+ */
+export function defaultCacheLimit(): number {
+  const env = Number(process.env.HEARTH_CACHE_LIMIT_MB);
+  if (process.env.HEARTH_CACHE_LIMIT_MB !== undefined && Number.isFinite(env) && env >= 0) return Math.floor(env * 2 ** 20);
+  return Math.min(2 * 2 ** 30, Math.floor(totalmem() / 8));
+}
+native.setCacheLimit(defaultCacheLimit());
 
 export class Device {
   constructor(readonly type: "cpu" | "gpu", readonly index = 0) {}

@@ -53,8 +53,13 @@ export interface StepOptions extends SamplerOptions, LogitsProcessorOptions {
 }
 
 export interface GenerateOptions extends StepOptions {
-  /** Text (tokenized with the tokenizer's bos unless it already starts with it) or token ids (used as they are). */
+  /**
+   * Text or token ids (used as they are). Text goes through the chat template as one user message when the
+   * tokenizer has one (as mlx-lm and `hearth generate --prompt` do), else it is tokenized with bos.
+   */
   prompt?: string | number[];
+  /** Use a text prompt as raw text, without the chat template (`hearth generate --ignore-chat-template`). */
+  rawPrompt?: boolean;
   /** A conversation, rendered with the chat template and the generation prompt. */
   messages?: ChatMessage[];
   /** Options for the chat template (tools, documents, chatTemplate, template variables). */
@@ -173,7 +178,10 @@ export async function* generateStep(
   }
 }
 
-/** The prompt's token ids: rendered messages, token ids as given, or text tokenized with bos. */
+/**
+ * The prompt's token ids: rendered messages; token ids as given; text as one user message through the chat
+ * template when the tokenizer has one and rawPrompt is not set; else text tokenized with bos.
+ */
 export function promptTokens(tokenizer: Tokenizer | undefined, opts: GenerateOptions): number[] {
   if (opts.messages !== undefined) {
     if (opts.prompt !== undefined) throw new Error("[generate] give either prompt or messages, not both");
@@ -185,6 +193,8 @@ export function promptTokens(tokenizer: Tokenizer | undefined, opts: GenerateOpt
   if (Array.isArray(p)) return p;
   if (typeof p === "string") {
     if (!tokenizer) throw new Error("[generate] a text prompt needs a tokenizer (or pass token ids)");
+    if (!opts.rawPrompt && tokenizer.hasChatTemplate)
+      return tokenizer.applyChatTemplate([{ role: "user", content: p }], { ...opts.chatTemplateOptions, addGenerationPrompt: true, tokenize: true });
     const ids = tokenizer.encode(p, { addSpecialTokens: false });
     const bos = tokenizer.bosTokenId;
     return bos === undefined || ids[0] === bos ? ids : tokenizer.encode(p, { addSpecialTokens: true });

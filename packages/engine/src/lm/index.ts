@@ -65,3 +65,6 @@ export { saveModelFolder } from "./save-model.js";
 export { GgmlType } from "./gguf.js";
 export { convertGemma3ToGguf } from "./gguf-gemma3.js";
 export { gemma3WeightShapes, writeRandomSafetensors } from "./random-weights.js";
+export { assertNotOverwritingInput, pathsOverlap, realpathDeep } from "./paths.js";
+export { ConfigError, validateConfig } from "./config-schema.js";
+export { sideFiles } from "./save-model.js";
