@@ -74,7 +74,7 @@ export function modelList(models: ModelInfo[], created: number): unknown {
   const data: unknown[] = [];
   for (const m of models) {
     if (!m.loaded) continue;
-    data.push({ id: m.id, object: "model", created, owned_by: "hearth", kind: m.kind, root: m.path ?? m.id, parent: null });
+    data.push({ id: m.id, object: "model", created, owned_by: "hearth", kind: m.kind, root: m.id, parent: null });
     for (const a of m.adapters) data.push({ id: a, object: "model", created, owned_by: "hearth", kind: m.kind, root: m.id, parent: m.id });
   }
   return { object: "list", data };
