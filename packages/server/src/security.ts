@@ -105,20 +105,24 @@ export function allowedPath(raw: string, roots: string[], param: string): string
   if (roots.length === 0)
     throw new HttpError(403, `paths are not allowed in requests ('${raw}' in ${param}); the operator can allow a folder ` +
       "with --allowed-path", { param, code: "path_denied" });
-  let real: string;
-  try {
-    real = realpathSync(resolve(plain));
-  } catch {
-    throw new HttpError(404, `no such file or folder '${raw}' (${param})`, { param, code: "path_not_found" });
-  }
-  for (const root of roots) {
-    let r: string;
+  const inside = (p: string, root: string) => p === root || p.startsWith(root.endsWith(sep) ? root : root + sep);
+  const realRoots = roots.flatMap((r) => {
     try {
-      r = realpathSync(resolve(root));
+      return [realpathSync(resolve(r))];
     } catch {
-      continue;
+      return [];
     }
-    if (real === r || real.startsWith(r.endsWith(sep) ? r : r + sep)) return real;
+  });
+  // First the path as written (so a refused path does not reveal whether it exists), then with symlinks resolved.
+  const lexical = resolve(plain);
+  if (realRoots.some((r) => inside(lexical, r)) || roots.some((r) => inside(lexical, resolve(r)))) {
+    let real: string;
+    try {
+      real = realpathSync(lexical);
+    } catch {
+      throw new HttpError(404, `no such file or folder '${raw}' (${param})`, { param, code: "path_not_found" });
+    }
+    if (realRoots.some((r) => inside(real, r))) return real;
   }
   throw new HttpError(403, `'${raw}' (${param}) is outside the folders this server allows`, { param, code: "path_denied" });
 }
