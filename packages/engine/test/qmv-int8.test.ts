@@ -10,7 +10,7 @@ import { mx, nn, lm, EngineError } from "../src/index.js";
 import { quantizedMatmulInt8, quantizedMatmulInt8Supported } from "../src/core/ops-qmv-int8.js";
 import { lastTokenLogits } from "../src/lm/decode-step.js";
 import { makeGemma3DecodeStep } from "../src/lm/gemma3-decode.js";
-import { gemma3WeightShapes, writeRandomSafetensors } from "../src/cli/bench-models.js";
+import { gemma3WeightShapes, writeRandomSafetensors } from "../src/lm/random-weights.js";
 import { randn } from "./helpers/random.js";
 
 const tmp = fs.realpathSync(fs.mkdtempSync(join(os.tmpdir(), "hearth-qmv-test-")));

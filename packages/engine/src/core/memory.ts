@@ -38,3 +38,6 @@ export function isAvailable(d: Device): boolean {
 export const setNumThreads = (n: number): void => native.setNumThreads(n);
 export const numThreads = (): number => native.numThreads();
 export const cpuInfo = () => native.cpuInfo();
+/** Read bandwidth of this machine (streams a buffer of `bytes` `repeats` times): best and median GB/s. */
+export const measureReadBandwidth = (bytes: number, repeats = 5): { bestGBs: number; medianGBs: number; kernel: string } =>
+  native.measureReadBandwidth(bytes, repeats);

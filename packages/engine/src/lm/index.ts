@@ -53,3 +53,13 @@ export type { BatchGenerateOptions, BatchPrompt } from "./batch.js";
 export { convert, mixedQuantPredicate, QUANT_RECIPES } from "./convert.js";
 export type { ConvertOptions, ConvertResult, QuantRecipe } from "./convert.js";
 export { readQuantization, applyQuantization } from "./quantization.js";
+// Used by the `hearth` CLI (@hearth/cli): configs as JSON, conversion dtypes, saving a model folder, GGUF export,
+// random-weight checkpoints for benchmarks, and the plain greedy decode `hearth bench` measures.
+export type { Json } from "./config.js";
+export { CONVERSION_DTYPES } from "./convert.js";
+export { saveModelFolder } from "./save-model.js";
+export { GgmlType } from "./gguf.js";
+export { convertGemma3ToGguf } from "./gguf-gemma3.js";
+export { gemma3WeightShapes, writeRandomSafetensors } from "./random-weights.js";
+export { greedyGenerate } from "./decode-step.js";
+export type { GreedyResult } from "./decode-step.js";

@@ -1,7 +1,7 @@
 // `hearth fuse`: folds a LoRA/DoRA adapter into the base weights and writes a plain model folder (mlx_lm.fuse).
-import { load } from "../lm/load.js";
-import { fuse, exportPeftAdapter } from "../lm/adapters.js";
-import { saveModelFolder } from "../lm/save-model.js";
+import { lm } from "@hearth/engine";
+
+const { load, fuse, exportPeftAdapter, saveModelFolder } = lm;
 import { parseFlags, usage, UsageError, type FlagSpec } from "./lora-args.js";
 import type { CliIO } from "./lora.js";
 

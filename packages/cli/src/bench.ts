@@ -247,7 +247,7 @@ function renderTable(rows: Row[]): string {
 
 /** Whether this build can quantize a loaded model (nn.quantize, merged separately). */
 async function canQuantize(): Promise<boolean> {
-  const nn = (await import("../nn/index.js")) as Record<string, unknown>;
+  const nn = (await import("@hearth/engine")).nn as Record<string, unknown>;
   return typeof nn.quantize === "function";
 }
 
@@ -256,7 +256,7 @@ async function canQuantize(): Promise<boolean> {
  * written once next to the GGUF files; undefined when this build has no lm.convert.
  */
 async function ensureQuantized(root: string, q: { bits: number; groupSize: number }, log: (s: string) => void): Promise<string | undefined> {
-  const lmMod = (await import("../lm/index.js")) as Record<string, any>;
+  const lmMod = (await import("@hearth/engine")).lm as Record<string, any>;
   if (typeof lmMod.convert !== "function") return undefined;
   const out = join(root, `mlx-q${q.bits}-g${q.groupSize}`);
   if (existsSync(join(out, "config.json"))) return out;
@@ -289,7 +289,8 @@ export async function runBench(argv: string[]): Promise<number> {
       o.engines = o.engines.filter((e) => e !== "llama.cpp");
     }
   }
-  const { native } = await import("../core/native.js");
+  const { mx } = await import("@hearth/engine");
+  const native = { setNumThreads: mx.setNumThreads, measureReadBandwidth: mx.measureReadBandwidth };
   const quantOk = await canQuantize();
   const load0 = loadavg()[0];
   log(`measuring read bandwidth (${(o.bandwidthBytes / 2 ** 20).toFixed(0)} MiB, ${o.threads} threads)`);

@@ -36,13 +36,13 @@ export function benchPrompt(n: number): number[] {
 }
 
 async function runHearth(spec: RunSpec): Promise<RunResult> {
-  const { mx, lm } = await import("../index.js");
-  const { greedyGenerate } = await import("../lm/decode-step.js");
+  const { mx, lm } = await import("@hearth/engine");
+  const { greedyGenerate } = lm;
   mx.setNumThreads(spec.threads);
   const t0 = performance.now();
   const { model } = await lm.load(spec.path, { noTokenizer: true });
   if (spec.quantize) {
-    const nn = (await import("../nn/index.js")) as Record<string, any>;
+    const nn = (await import("@hearth/engine")).nn as Record<string, any>;
     if (typeof nn.quantize !== "function") throw new Error("this build has no nn.quantize");
     nn.quantize(model, { groupSize: spec.quantize.groupSize, bits: spec.quantize.bits });
     mx.eval(model.parameters());

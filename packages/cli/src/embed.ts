@@ -2,7 +2,9 @@
 //  [--batch-size 32]`: prints {"model", "task", "dimensions", "data": [{"index", "text", "embedding"}]} as JSON.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { loadEmbedder } from "../lm/models/embedding-gemma.js";
+import { lm } from "@hearth/engine";
+
+const { loadEmbedder } = lm;
 
 export const EMBED_USAGE = `Usage: hearth embed --model <path|org/name> (--text <text> [--text <text> …] | --file <lines.txt>)
                     [--task <task>] [--title <title>] [--dimensions N] [--batch-size N]

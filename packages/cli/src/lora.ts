@@ -1,10 +1,11 @@
 // `hearth lora`: LoRA / DoRA / full fine-tuning and test-set evaluation with mlx_lm.lora's flags and config files.
 import { existsSync, readFileSync } from "node:fs";
-import { load } from "../lm/load.js";
-import { loadAdapters } from "../lm/adapters.js";
-import { loadDataset } from "../lm/tuner/datasets.js";
-import { evaluate, train, TRAIN_DEFAULTS, type TrainArgs, type TrainReport } from "../lm/tuner/trainer.js";
-import { DEFAULT_LORA_PARAMETERS, type ScheduleConfig } from "../lm/tuner/utils.js";
+import { lm } from "@hearth/engine";
+
+const { load, loadAdapters, loadDataset, evaluate, train, TRAIN_DEFAULTS, DEFAULT_LORA_PARAMETERS } = lm;
+type TrainArgs = lm.TrainArgs;
+type TrainReport = lm.TrainReport;
+type ScheduleConfig = lm.ScheduleConfig;
 import { parseFlags, usage, UsageError, type FlagSpec } from "./lora-args.js";
 import { parseYaml } from "./mini-yaml.js";
 

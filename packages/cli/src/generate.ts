@@ -1,7 +1,8 @@
 // hearth generate: one completion for a prompt (mlx_lm.generate's flags), streamed to stdout.
-import * as lm from "../lm/index.js";
-import type { Json } from "../lm/config.js";
-import type { Tokenizer } from "../lm/tokenizer.js";
+import { lm } from "@hearth/engine";
+
+type Json = lm.Json;
+type Tokenizer = lm.Tokenizer;
 import {
   chatTemplateConfig, flag, formatStats, HELP, helpText, MODEL_OPTIONS, modelPath, parse, promptText,
   SAMPLING_OPTIONS, samplingOptions, str, UsageError, VERBOSE, type CommandSpec, type Values,

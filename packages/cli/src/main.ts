@@ -3,27 +3,11 @@
 // with a one-line message (the stack trace only with --verbose).
 import { readFileSync } from "node:fs";
 import { UsageError } from "./args.js";
-
-interface Command {
-  summary: string;
-  load: () => Promise<{ run(argv: string[]): Promise<number> }>;
-}
-
-const COMMANDS: Record<string, Command> = {
-  generate: { summary: "Generate text from a prompt", load: () => import("./generate.js") },
-  chat: { summary: "Chat with a model in the terminal (or over a pipe)", load: () => import("./chat.js") },
-  "cache-prompt": { summary: "Prefill a prompt once and save its KV cache", load: () => import("./cache-prompt.js") },
-  convert: { summary: "Convert a Hugging Face checkpoint to an MLX-style folder, optionally quantized", load: async () => ({ run: (await import("./convert.js")).runConvert }) },
-  lora: { summary: "Fine-tune with LoRA, DoRA or full training from JSONL data", load: async () => ({ run: (await import("./lora.js")).runLora }) },
-  fuse: { summary: "Fold adapters into the base weights and save a plain model folder", load: async () => ({ run: (await import("./fuse.js")).runFuse }) },
-  embed: { summary: "Embed texts with EmbeddingGemma (or any Gemma 3 text model)", load: async () => ({ run: (await import("./embed.js")).runEmbed }) },
-  bench: { summary: "Benchmark Gemma 3 prefill/decode against llama.cpp (node-llama-cpp) on this machine", load: async () => ({ run: (await import("./bench.js")).runBench }) },
-  "describe-image": { summary: "Describe an image with a Gemma 3 vision model", load: async () => ({ run: (await import("./describe-image.js")).runDescribeImage }) },
-};
+import { COMMANDS } from "./commands.js";
 
 function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8"));
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
     return String(pkg.version);
   } catch {
     return "unknown";

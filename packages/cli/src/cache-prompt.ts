@@ -1,8 +1,7 @@
 // hearth cache-prompt: prefill a prompt (a long system prompt, a document) once and save the KV cache, so
 // 'hearth generate --prompt-cache-file' only runs what comes after it (mlx_lm.cache_prompt).
 import { performance } from "node:perf_hooks";
-import * as mx from "../core/mx.js";
-import * as lm from "../lm/index.js";
+import { mx, lm } from "@hearth/engine";
 import {
   chatTemplateConfig, flag, HELP, helpText, MODEL_OPTIONS, modelPath, num, parse, promptText, str, UsageError,
   VERBOSE, type CommandSpec,

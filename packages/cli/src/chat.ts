@@ -1,8 +1,9 @@
 // hearth chat: a conversation over stdin (a terminal or a pipe). The history is rendered with the chat template
 // each turn and one prompt cache is kept across turns, so only the new message is prefilled.
 import { createInterface } from "node:readline";
-import * as lm from "../lm/index.js";
-import type { ChatMessage } from "../lm/tokenizer.js";
+import { lm } from "@hearth/engine";
+
+type ChatMessage = lm.ChatMessage;
 import {
   chatTemplateConfig, flag, formatStats, HELP, helpText, MODEL_OPTIONS, modelPath, parse, SAMPLING_OPTIONS,
   samplingOptions, str, VERBOSE, type CommandSpec,

@@ -1,9 +1,9 @@
 // `hearth describe-image --model <path|hub id> --image <path> [--image …] [--prompt …] [--max-tokens N]
 //  [--temp T] [--seed S] [--system …]`: streams the model's answer to stdout, statistics to stderr.
 import { parseArgs } from "node:util";
-import { load } from "../lm/load.js";
-import { loadProcessor } from "../lm/processor.js";
-import { describeImage } from "../lm/describe.js";
+import { lm } from "@hearth/engine";
+
+const { load, loadProcessor, describeImage } = lm;
 import type { CliStreams } from "./embed.js";
 
 export const DESCRIBE_IMAGE_USAGE = `Usage: hearth describe-image --model <path|org/name> --image <path> [--image <path> …]

@@ -6,10 +6,10 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { lm } from "../src/index.js";
+import { lm } from "@hearth/engine";
 import { tinyModelFolder } from "./helpers/tiny-model.js";
 
-const MAIN = join(dirname(fileURLToPath(import.meta.url)), "..", "src", "cli", "main.js");
+const MAIN = join(dirname(fileURLToPath(import.meta.url)), "..", "src", "main.js");
 const MODEL = tinyModelFolder();
 const loaded = lm.load(MODEL);
 

@@ -1,7 +1,10 @@
 // `hearth convert`: mlx_lm.convert's flags. Converts a Hugging Face checkpoint into an MLX folder, optionally
 // quantized (uniform or a mixed recipe), cast, or dequantized. Progress goes to stderr (a bar on a terminal).
 import { parseArgs } from "node:util";
-import { CONVERSION_DTYPES, QUANT_RECIPES, convert, type ConvertOptions } from "../lm/convert.js";
+import { lm } from "@hearth/engine";
+
+const { CONVERSION_DTYPES, QUANT_RECIPES, convert } = lm;
+type ConvertOptions = lm.ConvertOptions;
 
 const USAGE = `Usage: hearth convert --hf-path <folder or hub id> [--mlx-path <out>] [options]
 

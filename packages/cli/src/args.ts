@@ -2,8 +2,10 @@
 // fail with exit code 2, model resolution, the prompt from a flag or stdin, and the sampling flags.
 import { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
-import type { Json } from "../lm/config.js";
-import { BUNDLED_MODEL_NAME, bundledModelPath } from "../lm/bundled.js";
+import { lm } from "@hearth/engine";
+
+type Json = lm.Json;
+const { BUNDLED_MODEL_NAME, bundledModelPath } = lm;
 
 /** A wrong command line: printed without a stack trace, exit code 2. */
 export class UsageError extends Error {
