@@ -3,8 +3,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
+import sharp from "sharp";
 import { z } from "zod";
-import { engineHelpers, startServer, raw, type RunningServer } from "./helpers.js";
+import { engineHelpers, hearthCommand, startServer, raw, type RunningServer } from "./helpers.js";
 
 let server: RunningServer;
 let client: OpenAI;
@@ -43,7 +44,8 @@ describe("models and health", () => {
     assert.ok(r.json().models.includes("hearth-tiny"));
   });
 
-  test("the server bound 127.0.0.1 by default and said so on one line", () => {
+  test("the server runs from the hearth bin, bound 127.0.0.1 by default, and said so on one line", () => {
+    assert.deepEqual(hearthCommand().slice(-1), ["server"], "the hearth bin with the server command");
     assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(server.stderr().split("\n").filter((l) => l.startsWith("hearth server listening on ")).length, 1);
   });
@@ -139,6 +141,42 @@ describe("chat completions", () => {
     const m = await raw(server.url, "POST", "/v1/chat/completions", {}, JSON.stringify({ model: "hearth-tiny", messages: [] }));
     assert.equal(m.status, 400);
     assert.equal(m.json().error.param, "messages");
+  });
+});
+
+describe("defaults", () => {
+  test("no CORS by default: a browser Origin is refused and no Access-Control header is sent", async () => {
+    const r = await raw(server.url, "POST", "/v1/chat/completions", { origin: "http://localhost:3000" }, JSON.stringify({ messages: ask, max_tokens: 2 }));
+    assert.equal(r.status, 403);
+    assert.equal(r.headers["access-control-allow-origin"], undefined);
+    const p = await raw(server.url, "OPTIONS", "/v1/chat/completions", { origin: "http://localhost:3000", "access-control-request-method": "POST" });
+    assert.equal(p.status, 403);
+    const plain = await raw(server.url, "GET", "/v1/models");
+    assert.equal(plain.status, 200);
+    assert.equal(plain.headers["access-control-allow-origin"], undefined);
+  });
+
+  test("paths are refused when no --allowed-path was given; images on a text model are a 400", async () => {
+    const r = await raw(server.url, "POST", "/v1/chat/completions", {}, JSON.stringify({ model: "/tmp", messages: ask }));
+    assert.equal(r.status, 403);
+    assert.equal(r.json().error.code, "path_denied");
+    const tiny = await sharp({ create: { width: 4, height: 4, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toBuffer();
+    await assert.rejects(client.chat.completions.create({
+      model: "hearth-tiny", max_tokens: 2,
+      messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: `data:image/png;base64,${tiny.toString("base64")}` } }, { type: "text", text: "hi" }] }],
+    }), (e: unknown) => {
+      assert.ok(e instanceof OpenAI.BadRequestError);
+      assert.equal((e.error as { code: string }).code, "wrong_model_kind");
+      return true;
+    });
+  });
+
+  test("unknown routes are 404 and wrong methods 405, in OpenAI's error shape", async () => {
+    const a = await raw(server.url, "GET", "/v1/nothing");
+    assert.equal(a.status, 404);
+    assert.equal(typeof a.json().error.message, "string");
+    const b = await raw(server.url, "GET", "/v1/chat/completions");
+    assert.equal(b.status, 405);
   });
 });
 

@@ -11,19 +11,18 @@ export const packagesDir = resolve(here, "..", "..", "..");
 export const enginePackage = join(packagesDir, "engine");
 
 /**
- * The `hearth` bin as the acceptance scripts find it: from the packages' package.json files, the one whose CLI has
- * the `server` command. Until the CLI package exists, this package's own entry (`hearth server` without the word).
+ * The `hearth` bin as the acceptance scripts find it: from the packages' package.json files (the CLI package, which
+ * dispatches `server` to this package). Without one, this package's own entry (`hearth server` without the word).
  */
 export function hearthCommand(): string[] {
   for (const dir of readdirSync(packagesDir)) {
     const pj = join(packagesDir, dir, "package.json");
     if (!existsSync(pj)) continue;
-    const pkg = JSON.parse(readFileSync(pj, "utf8")) as { bin?: Record<string, string> | string };
+    const pkg = JSON.parse(readFileSync(pj, "utf8")) as { bin?: Record<string, string> | string; dependencies?: Record<string, string> };
     const bin = typeof pkg.bin === "object" ? pkg.bin.hearth : undefined;
-    if (!bin) continue;
+    if (!bin || !pkg.dependencies?.["@hearth/server"]) continue;
     const file = join(packagesDir, dir, bin);
-    // Only a CLI that dispatches `server` (the one next to it in dist knows the command).
-    if (existsSync(file) && /\bserver\s*:/.test(readFileSync(file, "utf8"))) return [file, "server"];
+    if (existsSync(file)) return [file, "server"];
   }
   return [join(packagesDir, "server", "dist", "src", "main.js")];
 }
