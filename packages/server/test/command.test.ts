@@ -55,9 +55,9 @@ test("a port in use is a clear error (exit 2)", async () => {
 
 test("SIGTERM stops a running server with exit code 0", async () => {
   const s = await startServer([]);
-  const code = await new Promise<number | null>((res) => {
-    s.proc.once("exit", (c) => res(c));
+  const [code, signal] = await new Promise<[number | null, string | null]>((res) => {
+    s.proc.once("exit", (c, sig) => res([c, sig]));
     s.proc.kill("SIGTERM");
   });
-  assert.equal(code, 0);
+  assert.deepEqual([code, signal], [0, null], s.stderr());
 });

@@ -37,8 +37,10 @@ export interface RunningServer {
 /** Spawns `hearth server --port 0 …` and waits for its "listening" line. */
 export async function startServer(args: string[], env: Record<string, string> = {}): Promise<RunningServer> {
   const cmd = hearthCommand();
+  // Without the test runner's NODE_TEST_CONTEXT: a child that inherits it behaves as a test file (e.g. on SIGTERM).
+  const { NODE_TEST_CONTEXT: _ctx, ...base } = process.env;
   const proc = spawn(process.execPath, [...cmd, "--port", "0", ...args], {
-    env: { ...process.env, HEARTH_SERVER_DEBUG: "1", ...env },
+    env: { ...base, HEARTH_SERVER_DEBUG: "1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let err = "";
