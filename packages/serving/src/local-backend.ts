@@ -80,8 +80,13 @@ function penaltyProcessor(promptLength: number, frequency: number, presence: num
   };
 }
 
+/** Shortest shared chat prefix worth its own prefill pass (and checkpoint). */
+const MIN_PREFIX_HINT = 64;
+
 interface Prepared {
   prompt: number[];
+  /** Tokens before the last message (what the next turn or request likely shares). */
+  prefixHint?: number;
   pixelValues?: MxArray;
   constraint?: TokenConstraint;
   tools?: ToolPlan;
@@ -133,6 +138,16 @@ export class LocalBackend implements Backend {
       this.schedulers.set(key, s);
     }
     return s;
+  }
+
+  /** Decode steps run so far on a model (+ adapter): tests count the steps after a cancellation. */
+  decodeSteps(model: string = this.defaultModel, adapter?: string): number {
+    return this.schedulers.get(`${model}\u0000${adapter ?? ""}`)?.steps ?? 0;
+  }
+
+  /** The prefix cache of a model (+ adapter), when one was made. */
+  prefixCacheOf(model: string = this.defaultModel, adapter?: string): PrefixCache | undefined {
+    return this.schedulers.get(`${model}\u0000${adapter ?? ""}`)?.prefixCache;
   }
 
   private queuedTotal(): number {
@@ -199,6 +214,14 @@ export class LocalBackend implements Backend {
         if (inputs.pixelValues) out.pixelValues = inputs.pixelValues;
       } else {
         out.prompt = tok.applyChatTemplate(messages, { addGenerationPrompt: true, tokenize: true }) as number[];
+        if (this.opts.prefixCache !== false && out.prompt.length > MIN_PREFIX_HINT) {
+          // Where the last message starts: render it empty and see where the token ids part.
+          const last = messages[messages.length - 1];
+          const alt = tok.applyChatTemplate([...messages.slice(0, -1), { ...last, content: "" }], { addGenerationPrompt: true, tokenize: true }) as number[];
+          let h = 0;
+          while (h < alt.length && alt[h] === out.prompt[h]) h++;
+          if (h >= MIN_PREFIX_HINT) out.prefixHint = h;
+        }
       }
     } else if (Array.isArray(req.prompt)) {
       const vocab = tm.model.layers.length ? this.vocabOf(tm) : Infinity;
@@ -257,7 +280,7 @@ export class LocalBackend implements Backend {
       return;
     }
     sched.submit({
-      row, priority, signal,
+      row, priority, signal, ...(prep.prefixHint ? { prefixHint: prep.prefixHint } : {}),
       onEvent: (ev) => {
         q.push(ev);
         if (ev.finishReason) q.end();

@@ -27,6 +27,8 @@ export interface RowOptions extends lm.SamplerOptions, lm.LogitsProcessorOptions
   constraint?: TokenConstraint;
   eosTokenIds?: number[];
   signal?: AbortSignal;
+  /** Keep rollback checkpoints in the cache (worth it when the cache outlives the row, as in the prefix cache). */
+  checkpoints?: boolean;
 }
 
 export interface RowEvent {
@@ -156,7 +158,7 @@ export class SequentialLoop implements RowLoop {
     }
     if (r.pos >= end) {
       r.prefilled = true;
-      r.cache.checkpoint();
+      if (r.opts.checkpoints) r.cache.checkpoint();
     }
   }
 
@@ -190,6 +192,7 @@ export class SequentialLoop implements RowLoop {
     await mx.asyncEval(y, lp);
     r.cache.tokens?.push(r.last);
     r.history.push(r.last);
+    if (r.generated === 0 && o.checkpoints) r.cache.checkpoint();  // the whole prompt: a follow-up turn starts here
     const token = y.item() as number;
     const ev: RowEvent = { rowId: r.id, token };
     if (o.logprobs !== undefined) {

@@ -9,6 +9,9 @@ import { randomBytes } from "node:crypto";
 import type { ChatTurn, ContentPart, ToolCall, ToolChoice, ToolDefinition } from "./backend.js";
 import { ServingError } from "./errors.js";
 
+/** Calls one reply may make (a bound, so a small model cannot repeat calls until maxTokens). */
+export const MAX_CALLS = 4;
+
 export interface ToolPlan {
   tools: ToolDefinition[];
   choice: ToolChoice;
@@ -95,7 +98,7 @@ export function toolCallSchema(tools: ToolDefinition[], choice: ToolChoice): Rec
   });
   const calls = {
     type: "object",
-    properties: { tool_calls: { type: "array", minItems: 1, items: allowed.length === 1 ? call(allowed[0]) : { anyOf: allowed.map(call) } } },
+    properties: { tool_calls: { type: "array", minItems: 1, maxItems: MAX_CALLS, items: allowed.length === 1 ? call(allowed[0]) : { anyOf: allowed.map(call) } } },
     required: ["tool_calls"],
     additionalProperties: false,
   };

@@ -69,6 +69,11 @@ export function checkGenerate(req: GenerateRequest, maxTokensCap: number): void 
 export function toServingError(e: unknown): ServingError {
   if (e instanceof ServingError) return e;
   const err = e instanceof Error ? e : new Error(String(e));
+  // Engine errors carry the code the faces map (model_not_found, bad_image, template, bad_dataset, busy).
+  const code = (err as { code?: unknown }).code;
+  if (code === "model_not_found" || code === "bad_image" || code === "bad_dataset" || code === "busy")
+    return new ServingError(code, err.message, { cause: e, ...(code === "busy" ? { retryAfter: 1 } : {}) });
+  if (code === "template") return new ServingError("template", `the chat template failed: ${err.message}`, { cause: e });
   if (e instanceof lm.ImageError) return new ServingError("bad_image", err.message, { cause: e });
   if (e instanceof lm.DatasetError) return new ServingError("bad_dataset", err.message, { cause: e });
   if (/Template/.test(err.name) || /^ChatTemplate/.test(err.constructor?.name ?? ""))
