@@ -104,8 +104,16 @@ export class HearthServer {
       if (!post && !get) throw new HttpError(404, `no route ${path}; see GET /v1/models, POST /v1/chat/completions, /v1/completions, /v1/embeddings`, { code: "not_found" });
       if (post ? req.method !== "POST" : req.method !== "GET" && req.method !== "HEAD")
         throw new HttpError(405, `${path} takes ${post ? "POST" : "GET"}, not ${req.method}`, { code: "method_not_allowed", headers: { allow: post ? "POST" : "GET" } });
+      let authorized = true;
       if (path !== "/health") checkApiKey(req, this.settings.apiKey);
-      if (get) return await this.get(path, res, cors);
+      else {
+        try {
+          checkApiKey(req, this.settings.apiKey);
+        } catch {
+          authorized = false;
+        }
+      }
+      if (get) return await this.get(path, res, cors, authorized);
       const body = await readJson(req, this.settings.maxBodyBytes);
       if (!isObject(body)) throw new HttpError(400, "the request body must be a JSON object", { code: "invalid_request" });
       this.stats.requests++;
@@ -118,8 +126,10 @@ export class HearthServer {
     }
   }
 
-  private async get(path: string, res: ServerResponse, cors: Record<string, string>): Promise<void> {
+  /** `/health` is open (for probes) but tells an unauthenticated caller only that the server is up. */
+  private async get(path: string, res: ServerResponse, cors: Record<string, string>, authorized: boolean): Promise<void> {
     if (path === "/health") {
+      if (!authorized) return sendJson(res, 200, { status: "ok" }, cors);
       const st = await this.backend.status();
       sendJson(res, 200, { status: "ok", backend: st.kind, active: st.active, queued: st.queued, models: st.models.filter((m) => m.loaded).map((m) => m.id) }, cors);
     } else if (path === "/v1/models") {

@@ -89,7 +89,10 @@ describe("API key", () => {
     }
     const ok = await raw(server.url, "GET", "/v1/models", { authorization: `bearer ${KEY}` });
     assert.equal(ok.status, 200);
-    assert.equal((await raw(server.url, "GET", "/health")).status, 200);
+    const health = await raw(server.url, "GET", "/health");
+    assert.equal(health.status, 200);
+    assert.deepEqual(health.json(), { status: "ok" }, "without the key /health says only that it is up");
+    assert.ok((await raw(server.url, "GET", "/health", auth)).json().models.includes("hearth-tiny"));
     assert.ok((await client.models.list()).data.length > 0);
   });
 });
