@@ -19,6 +19,5 @@ export const COMMANDS: Record<string, Command> = {
   embed: { summary: "Embed texts with EmbeddingGemma (or any Gemma 3 text model)", load: async () => ({ run: (await import("./embed.js")).runEmbed }) },
   bench: { summary: "Benchmark Gemma 3 prefill/decode against llama.cpp (node-llama-cpp) on this machine", load: async () => ({ run: (await import("./bench.js")).runBench }) },
   "describe-image": { summary: "Describe an image with a Gemma 3 vision model", load: async () => ({ run: (await import("./describe-image.js")).runDescribeImage }) },
-  // server: `hearth server` goes here, e.g.
-  //   server: { summary: "…", load: async () => ({ run: (await import("@hearth/server")).runServerCommand }) },
+  server: { summary: "Serve an OpenAI-compatible HTTP API (chat, completions, embeddings), safe by default", load: () => import("./server.js") },
 };
