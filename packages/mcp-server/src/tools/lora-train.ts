@@ -120,6 +120,7 @@ export const loraTrainTool = {
       });
       const onAbort = () => job.cancel();
       extra.signal.addEventListener("abort", onAbort, { once: true });
+      if (extra.signal.aborted) job.cancel(); // cancelled while the job was being set up
       try {
         await job.finished;
       } finally {
