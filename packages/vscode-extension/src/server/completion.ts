@@ -36,8 +36,6 @@ export interface CompletionOutcome {
   /** "cache", "model", or why nothing is shown. */
   source: "cache" | "model" | "cancelled" | "discarded";
   reason?: string;
-  /** Returned at the time budget while decoding went on (the full text is cached when it ends). */
-  budget?: boolean;
 }
 
 export interface CompleterDeps {
@@ -86,11 +84,7 @@ export class Completer {
       await sleep(s.debounceMs, ctl.signal);
       if (ctl.signal.aborted) return { text: "", source: "cancelled" };
       const result = await this.generate(req, ctx, ctl, s);
-      if (result.budget) {
-        // The generation outlives this request: a newer keystroke must not abort it (it will fill the caches).
-        if (this.inFlight.get(req.uri) === ctl) this.inFlight.delete(req.uri);
-        onCancel.dispose();
-      } else if (result.source === "model") this.cache.set(req.prefix, req.suffix, result.text);
+      if (result.source === "model") this.cache.set(req.prefix, req.suffix, result.text);
       else if (result.source === "discarded") this.cache.set(req.prefix, req.suffix, "");
       return result;
     } finally {
@@ -104,6 +98,10 @@ export class Completer {
     const multiLine = isMultiLine(ctx);
     const chunks = s.fileContext ? this.deps.ring.pick(req.uri).map((c) => ({ path: c.path, text: c.text })) : [];
     const built = buildPrompt(style, { prefix: req.prefix, suffix: req.suffix, languageId: req.languageId, path: req.path, chunks }, fim);
+    // The time budget aborts decoding but keeps what is ready; a cancel or a newer keystroke drops everything.
+    const budget = new AbortController();
+    const timer = setTimeout(() => budget.abort(), s.maxTimeMs);
+    const signal = AbortSignal.any([ctl.signal, budget.signal]);
     const greq: GenerateRequest = {
       ...("prompt" in built ? { prompt: built.prompt } : { messages: built.messages }),
       maxTokens: multiLine ? s.maxTokens : Math.min(s.maxTokens, 48),
@@ -112,7 +110,7 @@ export class Completer {
       // prefix cache keeps its prompt (it drops the caches of aborted rows).
       stop: multiLine ? built.stop : [...built.stop, "\n"],
       priority: "interactive",
-      signal: ctl.signal,
+      signal,
     };
     const model = this.deps.model();
     if (model) greq.model = model;
@@ -121,55 +119,35 @@ export class Completer {
     let raw = "";
     let cut = { text: "", complete: false };
     const shape = (t: string) => cutSuggestion(dropTypedOverlap(unwrapAnswer(style, t), req.prefix), ctx, multiLine);
-    const finish = (): CompletionOutcome => {
-      if (!cut.complete) cut = shape(raw);
-      let text = cut.text;
-      if (!multiLine) text = text.trimEnd();
-      const why = discardReason(text, ctx);
-      if (why) {
-        this.deps.log(`discarded ${JSON.stringify(text.slice(0, 80))}: ${why}`);
-        return { text: "", source: "discarded", reason: why };
-      }
-      return { text, source: "model" };
-    };
-    const drain = (async () => {
-      try {
-        for await (const e of this.deps.backend().generate(greq)) {
-          if (e.type === "start") {
-            this.stats.promptTokens += e.promptTokens - e.cachedTokens;
-            this.stats.cachedTokens += e.cachedTokens;
-          } else if (e.type === "token") {
-            raw += e.text;
-            cut = shape(raw);
-            if (cut.complete && multiLine) break;  // the block ended: stop decoding now
-          } else if (e.type === "done") {
-            if (e.tokensPerSecond > 0) this.stats.lastTokensPerSecond = e.tokensPerSecond;
-          }
+    try {
+      for await (const e of this.deps.backend().generate(greq)) {
+        if (e.type === "start") {
+          this.stats.promptTokens += e.promptTokens - e.cachedTokens;
+          this.stats.cachedTokens += e.cachedTokens;
+        } else if (e.type === "token") {
+          raw += e.text;
+          cut = shape(raw);
+          if (cut.complete) break;  // the line or block ended: stop decoding now
+        } else if (e.type === "done") {
+          if (e.tokensPerSecond > 0) this.stats.lastTokensPerSecond = e.tokensPerSecond;
         }
-      } catch (e) {
-        if (!ctl.signal.aborted) throw e;
-      } finally {
-        this.deps.onBusy(false);
       }
-    })();
-    // The time budget returns what is ready without aborting: the generation runs to its (short) end, so its
-    // prompt stays in the serving prefix cache and its full text lands in this cache for the next keystrokes.
-    let timer: NodeJS.Timeout | undefined;
-    const overBudget = await Promise.race([
-      drain.then(() => false),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), s.maxTimeMs))),
-    ]).finally(() => clearTimeout(timer));
-    if (overBudget) {
-      const partial = finish();
-      drain.then(() => {
-        if (ctl.signal.aborted) return;
-        const full = finish();
-        this.cache.set(req.prefix, req.suffix, full.text);
-      }, (e: Error) => this.deps.log(`background completion failed: ${e.message}`));
-      return ctl.signal.aborted ? { text: "", source: "cancelled" } : { ...partial, source: partial.source === "model" ? "model" : partial.source, budget: true };
+    } catch (e) {
+      if (!signal.aborted) throw e;
+    } finally {
+      clearTimeout(timer);
+      this.deps.onBusy(false);
     }
     if (ctl.signal.aborted) return { text: "", source: "cancelled" };
-    return finish();
+    if (!cut.complete) cut = shape(raw);
+    let text = cut.text;
+    if (!multiLine) text = text.trimEnd();
+    const why = discardReason(text, ctx);
+    if (why) {
+      this.deps.log(`discarded ${JSON.stringify(text.slice(0, 80))}: ${why}`);
+      return { text: "", source: "discarded", reason: why };
+    }
+    return { text, source: "model" };
   }
 
   /** Aborts every generation (configuration change, shutdown). */
