@@ -4,7 +4,7 @@
 // suggestion p50/p95 (single- and multi-line), model calls saved by the cache, and prompt tokens prefilled per
 // model call, with the serving prefix cache on and off (HEARTH_LSP_PREFIX_CACHE=0).
 //
-//   node dist/bench/typing.js --model <folder> [--chars 600] [--cps 10] [--max-tokens 8] [--debounce 50] [--no-reuse-too]
+//   node dist/bench/typing.js --model <folder> [--chars 600] [--cps 10] [--max-tokens 8] [--debounce 50] [--pause-every N]
 import { readFileSync, realpathSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -38,7 +38,7 @@ function sourceFile(): { path: string; text: string; license: string } {
   return { path, text: readFileSync(path, "utf8"), license: `MIT, ${join(pkg, "LICENSE")}` };
 }
 
-async function replay(label: string, model: string, text: string, o: { cps: number; maxTokens: number; debounce: number }, env: NodeJS.ProcessEnv): Promise<Run> {
+async function replay(label: string, model: string, text: string, o: { cps: number; maxTokens: number; debounce: number; pauseEvery: number }, env: NodeJS.ProcessEnv): Promise<Run> {
   const c = new LspClient(["--stdio"], env);
   const ws = dirname(new URL(import.meta.url).pathname);
   await c.initialize(ws, { model, maxTokens: o.maxTokens, debounceMs: o.debounce, maxTimeMs: 2000 });
@@ -51,9 +51,15 @@ async function replay(label: string, model: string, text: string, o: { cps: numb
   let typed = "";
   const interval = 1000 / o.cps;
   const t0 = performance.now();
+  let shift = 0;
   for (let i = 0; i < text.length; i++) {
-    // Keep the schedule: keystroke i is due at t0 + i * interval.
-    const wait = t0 + i * interval - performance.now();
+    // Keep the schedule: keystroke i is due at t0 + i * interval (plus the pauses so far).
+    if (o.pauseEvery > 0 && i > 0 && i % o.pauseEvery === 0) {
+      // A typist's pause: the last request can finish (and show its suggestion) before the next keystroke.
+      await Promise.all(inflight);
+      shift = performance.now() - (t0 + i * interval);
+    }
+    const wait = t0 + shift + i * interval - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     pending?.cancel();
     typed += text[i];
@@ -91,8 +97,8 @@ if (!models.length) {
 const src = sourceFile();
 const chars = Number(opt("--chars", "600"));
 const text = src.text.slice(0, chars);
-const o = { cps: Number(opt("--cps", "10")), maxTokens: Number(opt("--max-tokens", "8")), debounce: Number(opt("--debounce", "50")) };
-console.log(`replaying ${text.length} chars of ${src.path} (${src.license}) at ${o.cps} chars/s; maxTokens ${o.maxTokens}, debounce ${o.debounce} ms`);
+const o = { cps: Number(opt("--cps", "10")), maxTokens: Number(opt("--max-tokens", "8")), debounce: Number(opt("--debounce", "50")), pauseEvery: Number(opt("--pause-every", "0")) };
+console.log(`replaying ${text.length} chars of ${src.path} (${src.license}) at ${o.cps} chars/s; maxTokens ${o.maxTokens}, debounce ${o.debounce} ms${o.pauseEvery ? `, a pause (until the suggestion) every ${o.pauseEvery} chars` : ""}`);
 const rows: string[] = ["| model | prefix reuse | requests | suggestions | single-line p50 / p95 ms | multi-line p50 / p95 ms | model calls | cache hits | prefilled tokens / call | reused tokens / call |", "|---|---|---|---|---|---|---|---|---|---|"];
 for (const m of models) {
   for (const reuse of [true, false]) {
