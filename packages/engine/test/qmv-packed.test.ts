@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { mx, nn, lm, EngineError } from "../src/index.js";
-import { gemma3WeightShapes, writeRandomSafetensors } from "../src/cli/bench-models.js";
+import { gemma3WeightShapes, writeRandomSafetensors } from "../src/lm/random-weights.js";
 import type { MxArray } from "../src/index.js";
 import type { Dtype } from "../src/core/dtype.js";
 import {
