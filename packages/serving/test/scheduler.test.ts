@@ -84,6 +84,7 @@ test("cancellation stops within one decode step and active memory returns to the
   });
   assert.equal(r.done.finishReason, "abort");
   assert.ok(b.decodeSteps() - stepsAtAbort <= 1, `steps after the abort: ${b.decodeSteps() - stepsAtAbort}`);
+  assert.equal((await b.status()).decodeSteps, b.decodeSteps(), "status() reports the same decode steps");
   assert.ok(r.tokens.length <= 4);
   const st = await b.status();
   assert.equal(st.active, 0);
