@@ -234,6 +234,18 @@ test("interactive requests go ahead of background ones waiting in the queue", as
   assert.deepEqual(order, ["first", "interactive", "background"]);
 });
 
+test("an interactive request's prefill goes ahead of a background request's long prompt already prefilling", async () => {
+  const b = backend({ prefixCache: false, prefillChunk: 32 });
+  const noEos = Object.fromEntries(tokenizer.eosTokenIds.map((t) => [t, -100]));
+  const long = ids(Array(60).fill("Add 4 and 75.").join(" ")).slice(0, 480);  // 15 prefill chunks
+  const firstTokens: string[] = [];
+  const bg = tokensOf(b.generate({ prompt: long, maxTokens: 2, priority: "background", logitBias: noEos }), (n) => n === 1 && firstTokens.push("background"));
+  while ((await b.status()).active < 1) await new Promise((r) => setTimeout(r, 1));
+  const fg = tokensOf(b.generate({ prompt: "Add 4 and 75.", maxTokens: 2, priority: "interactive", logitBias: noEos }), (n) => n === 1 && firstTokens.push("interactive"));
+  await Promise.all([bg, fg]);
+  assert.deepEqual(firstTokens, ["interactive", "background"]);
+});
+
 test("a full queue refuses new work with busy and a retry time", async () => {
   const b = backend({ maxBatch: 1, maxQueue: 1, prefixCache: false });
   const ac = new AbortController();
