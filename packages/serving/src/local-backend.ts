@@ -108,6 +108,8 @@ export class LocalBackend implements Backend {
   private readonly cap: number;
   private readonly grammars = new GrammarService();
   private training = 0;
+  /** Requests past the queue check and not yet submitted to a scheduler (they count as waiting). */
+  private preparing = 0;
   /** Decode steps of schedulers already closed (unloaded models), so decodeSteps never goes back. */
   private retiredSteps = 0;
   private closed = false;
@@ -160,8 +162,9 @@ export class LocalBackend implements Backend {
     return this.schedulers.get(`${model}\u0000${adapter ?? ""}`)?.prefixCache;
   }
 
+  /** Requests waiting: those being prepared (model load, tokenization, grammar) and those queued in a scheduler. */
   private queuedTotal(): number {
-    let n = 0;
+    let n = this.preparing;
     for (const s of this.schedulers.values()) n += s.queued;
     return n;
   }
@@ -179,10 +182,18 @@ export class LocalBackend implements Backend {
     checkGenerate(req, this.cap);
     if (this.queuedTotal() >= this.maxQueue)
       throw new ServingError("busy", `the queue is full (${this.maxQueue} requests waiting); retry shortly`, { retryAfter: 1 });
+    // Counted as waiting from here: requests arriving together can't all pass the check before any is queued.
+    this.preparing++;
+    let counted = true;
+    const submitted = () => {
+      if (counted) this.preparing--;
+      counted = false;
+    };
     let lease;
     try {
       lease = await this.host.acquireText(modelRef);
     } catch (e) {
+      submitted();
       throw toServingError(e);
     }
     try {
@@ -195,8 +206,10 @@ export class LocalBackend implements Backend {
       } catch (e) {
         throw toServingError(e);
       }
+      submitted();  // run() queues it in the scheduler before its first event
       yield* this.run(tm, req, prep, this.schedulerFor(tm, req.adapter, model));
     } finally {
+      submitted();
       lease.release();
     }
   }
@@ -573,7 +586,7 @@ export class LocalBackend implements Backend {
   }
 
   async status(): Promise<BackendStatus> {
-    let active = 0, queued = 0;
+    let active = 0, queued = this.preparing;
     for (const s of this.schedulers.values()) {
       active += s.active;
       queued += s.queued;

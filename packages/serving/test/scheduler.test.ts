@@ -258,3 +258,14 @@ test("a full queue refuses new work with busy and a retry time", async () => {
   assert.equal((await running).finishReason, "abort");
   assert.equal((await waiting).finishReason, "abort");
 });
+
+test("requests arriving together count against the queue while they are being prepared", async () => {
+  const b = backend({ maxBatch: 1, maxQueue: 2, prefixCache: false });
+  // All five pass their first await (model, tokenizer) in the same turn: only two may wait.
+  const results = await Promise.allSettled(Array.from({ length: 5 }, () => collect(b.generate({ prompt: "Add 4 and 75.", maxTokens: 2 }))));
+  const busy = results.filter((r) => r.status === "rejected" && (r.reason as ServingError).code === "busy").length;
+  const done = results.filter((r) => r.status === "fulfilled").length;
+  assert.equal(busy, 3, JSON.stringify(results.map((r) => r.status)));
+  assert.equal(done, 2);
+  assert.equal((await b.status()).queued, 0);
+});
