@@ -11,7 +11,7 @@ import type {
 import { ServingError } from "./errors.js";
 import { EventQueue } from "./event-queue.js";
 import { ModelHost, type ModelHostOptions, type TextModel } from "./model-host.js";
-import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.js";
+import { PrefixCache, PrefixCacheBudget, type PrefixCacheOptions } from "./prefix-cache.js";
 import { makeRowLoop } from "./loop-factory.js";
 import type { RowEvent } from "./row-loop.js";
 import { Scheduler } from "./scheduler.js";
@@ -34,8 +34,9 @@ export interface LocalBackendOptions extends ModelHostOptions {
   maxTokensCap?: number;
   /** Longest prompt in tokens (default 32768). */
   maxPromptTokens?: number;
-  /** Prefix cache settings, or false to turn it off. */
-  prefixCache?: PrefixCacheOptions | false;
+  /** Prefix cache settings, or false to turn it off. maxBytes (default 512 MiB) bounds the caches of all models and
+   *  adapters together. */
+  prefixCache?: Omit<PrefixCacheOptions, "budget"> | false;
   /** Prompt tokens per prefill chunk (default 512). */
   prefillChunk?: number;
   /** Where train() writes adapters (default ~/.cache/hearth/adapters). */
@@ -107,6 +108,8 @@ export class LocalBackend implements Backend {
   private readonly maxQueue: number;
   private readonly cap: number;
   private readonly grammars = new GrammarService();
+  /** One byte budget for every model's and adapter's prefix cache. */
+  private readonly prefixBudget: PrefixCacheBudget;
   private training = 0;
   /** Requests past the queue check and not yet submitted to a scheduler (they count as waiting). */
   private preparing = 0;
@@ -127,6 +130,7 @@ export class LocalBackend implements Backend {
       this.grammars.forget(id);
     };
     this.maxQueue = opts.maxQueue ?? 64;
+    this.prefixBudget = new PrefixCacheBudget((opts.prefixCache || undefined)?.maxBytes ?? 512 * 1024 * 1024);
     this.cap = opts.maxTokensCap ?? 4096;
   }
 
@@ -145,7 +149,7 @@ export class LocalBackend implements Backend {
         maxRows: this.opts.maxBatch ?? 16,
         batched: this.opts.batched ?? true,
       });
-      const pc = this.opts.prefixCache === false ? undefined : new PrefixCache(this.opts.prefixCache ?? {});
+      const pc = this.opts.prefixCache === false ? undefined : new PrefixCache({ ...(this.opts.prefixCache ?? {}), budget: this.prefixBudget });
       s = new Scheduler(loop, { maxRows: this.opts.maxBatch ?? 16, ...(pc ? { prefixCache: pc } : {}) });
       this.schedulers.set(key, s);
     }

@@ -233,7 +233,7 @@ export class Scheduler {
       r.job.onError(new Error("[serving] the model was unloaded"));
     }
     this.running.clear();
-    this.opts.prefixCache?.clear();
+    this.opts.prefixCache?.dispose();
     this.loop.dispose();
   }
 }

@@ -14,7 +14,7 @@ const tools: ToolDefinition[] = [
 ];
 
 test("a required tool call parses, names a tool and matches its parameters (sampled runs)", async () => {
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < 2; i++) {
     const r = await collect(backend.generate({
       messages: [{ role: "user", content: "What is the weather in Paris for 3 days?" }], tools, toolChoice: "required",
       temperature: 1, seed: i, maxTokens: 200,
@@ -36,7 +36,8 @@ test("a required tool call parses, names a tool and matches its parameters (samp
 });
 
 test("parallelToolCalls false: at most one call per reply (the grammar allows one)", async () => {
-  for (let i = 0; i < 2; i++) {
+  // Seed 40 makes three calls without the flag (checked when this test was written).
+  for (let i = 0; i < 1; i++) {
     const r = await collect(backend.generate({
       messages: [{ role: "user", content: "Weather in Paris, London and Tokyo for 2 days?" }], tools, toolChoice: "required",
       parallelToolCalls: false, temperature: 1, seed: 40 + i, maxTokens: 200,
