@@ -255,7 +255,8 @@ export class LocalBackend implements Backend {
       if (req.prompt.some((t) => t >= vocab)) throw new ServingError("invalid_request", `prompt token ids must be below the vocabulary size ${vocab}`, { param: "prompt" });
       out.prompt = [...req.prompt];
     } else {
-      out.prompt = lm.promptTokens(tok, { prompt: req.prompt! });
+      // A completion continues its text as written: no chat template (the engine's prompt rule templates text by default).
+      out.prompt = lm.promptTokens(tok, { prompt: req.prompt!, rawPrompt: true });
     }
     if (out.prompt.length > maxPrompt) {
       out.pixelValues?.dispose();

@@ -42,6 +42,15 @@ test("completion continues a raw prompt; stream pieces add up to the final text"
   assert.equal(toks.map((t) => t.tokenText).join(""), (done as { text: string }).text);
 });
 
+test("a completion prompt is continued as written, never wrapped in the chat template", async () => {
+  const { model, tokenizer } = await lm.load(lm.bundledModelPath());
+  const raw = "<start_of_turn>user\nWhat is 71 - 53?<end_of_turn>\n<start_of_turn>model\n";
+  const done = await collect(backend.generate({ prompt: raw, maxTokens: 8 }));
+  assert.equal(done.usage.promptTokens, tokenizer.encode(raw).length);
+  assert.equal(done.text, await lm.generate(model, tokenizer, { prompt: raw, rawPrompt: true, maxTokens: 8 }));
+  assert.match(done.text, /18/);
+});
+
 test("stop strings end generation before the string; seed makes sampling repeatable", async () => {
   // hearth-tiny often ends after a few tokens: its end-of-turn ids are banned so there is text to cut.
   const logitBias = { 1: -100, 106: -100 };
