@@ -86,6 +86,7 @@ export function startServer(connection: Connection): void {
       lastTokensPerSecond: Math.max(lastTps, completer.stats.lastTokensPerSecond),
       modelCalls: completer.stats.modelCalls, cacheHits: completer.stats.cacheHits,
       promptTokens: completer.stats.promptTokens, cachedTokens: completer.stats.cachedTokens,
+      budgetHits: completer.stats.budgetHits,
     };
     if (message !== undefined) s.message = message;
     return s;
@@ -144,7 +145,8 @@ export function startServer(connection: Connection): void {
     if (want === "hole-filler" || want === "complete") return { style: want };
     if (fim) return { style: "fim", fim };
     // The bundled demo model knows one request shape for code (docs/DEMO_MODEL.md); instruct models the hole filler.
-    return { style: modelName() === BUNDLED_MODEL ? "complete" : "hole-filler" };
+    // Behind baseUrl with no model named, the server's default model is unknown: the hole filler.
+    return { style: settings.model === BUNDLED_MODEL || (!settings.baseUrl && !settings.model) ? "complete" : "hole-filler" };
   };
 
   const completer = new Completer({

@@ -93,6 +93,8 @@ export interface StatusInfo {
   /** Prompt tokens prefilled, and the ones a cached prefix already held, summed over completion calls. */
   promptTokens: number;
   cachedTokens: number;
+  /** Completions answered at the time budget (maxTimeMs) with what was ready. */
+  budgetHits: number;
 }
 
 /** LSP error codes of hearth/* failures (in the range reserved for servers). */
