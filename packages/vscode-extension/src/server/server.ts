@@ -14,7 +14,7 @@ import {
   ChatDeltaNotification, ChatRequest, DEFAULT_SETTINGS, HearthErrorCodes, ModelsRequest, StatusNotification, StatusRequest,
   type ChatResult, type HearthSettings, type ServerState, type StatusInfo,
 } from "../shared/protocol.js";
-import { BUNDLED_MODEL, createBackend, localTokenLookup, type BackendChoice } from "./backend.js";
+import { BUNDLED_MODEL, createBackend, isDemoModel, localTokenLookup, type BackendChoice } from "./backend.js";
 import { chatTurns } from "./chat.js";
 import { Completer } from "./completion.js";
 import { ContextRing } from "./context-ring.js";
@@ -86,7 +86,7 @@ export function startServer(connection: Connection): void {
       lastTokensPerSecond: Math.max(lastTps, completer.stats.lastTokensPerSecond),
       modelCalls: completer.stats.modelCalls, cacheHits: completer.stats.cacheHits,
       promptTokens: completer.stats.promptTokens, cachedTokens: completer.stats.cachedTokens,
-      budgetHits: completer.stats.budgetHits,
+      budgetHits: completer.stats.budgetHits, promptCalls: completer.stats.promptCalls,
     };
     if (message !== undefined) s.message = message;
     return s;
@@ -146,7 +146,8 @@ export function startServer(connection: Connection): void {
     if (fim) return { style: "fim", fim };
     // The bundled demo model knows one request shape for code (docs/DEMO_MODEL.md); instruct models the hole filler.
     // Behind baseUrl with no model named, the server's default model is unknown: the hole filler.
-    return { style: settings.model === BUNDLED_MODEL || (!settings.baseUrl && !settings.model) ? "complete" : "hole-filler" };
+    const demo = settings.baseUrl ? settings.model === BUNDLED_MODEL : isDemoModel(modelName());
+    return { style: demo ? "complete" : "hole-filler" };
   };
 
   const completer = new Completer({
@@ -214,6 +215,12 @@ export function startServer(connection: Connection): void {
     // A client that sends no settings wants us to pull them (VS Code with a registered section).
     if ((raw === null || raw === undefined) && configCapability)
       raw = await connection.workspace.getConfiguration("hearth").catch(() => undefined);
+    // Nothing said (null, {}): keep what initializationOptions set. Zed, for one, sends an empty configuration
+    // right after initialize when its `settings` key is unset; Neovim and Helix send theirs only when set.
+    if (raw === null || raw === undefined || (typeof raw === "object" && Object.keys(raw as object).length === 0)) {
+      log("empty configuration: settings unchanged");
+      return;
+    }
     const next = parseSettings(raw, log);
     const restart = next.model !== settings.model || next.baseUrl !== settings.baseUrl;
     settings = next;
