@@ -31,6 +31,11 @@ export function resolveModel(name: string): string {
   return lm.resolveModelPath(name);
 }
 
+/** A backend's model id as the user knows it: the shipped hearth-tiny folder is "hearth-tiny". */
+export function displayModelId(id: string): string {
+  return id !== BUNDLED_MODEL && id === shippedModelPath() ? BUNDLED_MODEL : id;
+}
+
 /** The bundled demo model, by name or by its folder (it knows one request shape for code: docs/DEMO_MODEL.md). */
 export function isDemoModel(name: string): boolean {
   if (name === BUNDLED_MODEL) return true;
@@ -98,6 +103,6 @@ export async function createBackend(settings: { model?: string; baseUrl?: string
 }
 
 /** The bundled model by its folder when it ships beside the server (the serving host resolves folders). */
-function resolveModelName(model: string): string {
+export function resolveModelName(model: string): string {
   return model === BUNDLED_MODEL ? (shippedModelPath() ?? model) : model;
 }

@@ -14,7 +14,7 @@ import {
   ChatDeltaNotification, ChatRequest, DEFAULT_SETTINGS, HearthErrorCodes, ModelsRequest, StatusNotification, StatusRequest,
   type ChatResult, type HearthSettings, type ServerState, type StatusInfo,
 } from "../shared/protocol.js";
-import { BUNDLED_MODEL, createBackend, isDemoModel, localTokenLookup, type BackendChoice } from "./backend.js";
+import { BUNDLED_MODEL, createBackend, displayModelId, isDemoModel, localTokenLookup, resolveModelName, type BackendChoice } from "./backend.js";
 import { chatTurns } from "./chat.js";
 import { Completer } from "./completion.js";
 import { ContextRing } from "./context-ring.js";
@@ -155,7 +155,7 @@ export function startServer(connection: Connection): void {
       if (!backendNow) throw new Error("the backend is not ready");
       return backendNow;
     },
-    model: () => settings.model || undefined,
+    model: () => (settings.model ? (settings.baseUrl ? settings.model : resolveModelName(settings.model)) : undefined),
     style: () => (style ??= resolveStyle()),
     settings: () => {
       const e = eff();
@@ -293,7 +293,8 @@ export function startServer(connection: Connection): void {
         priority: "background", signal: ctl.signal,
       };
       const model = params.model || settings.model;
-      if (model) req.model = model;
+      // "hearth-tiny" means the shipped folder when there is one (a local backend; a remote one gets the name).
+      if (model) req.model = settings.baseUrl ? model : resolveModelName(model);
       if (params.logitBias !== undefined) {
         const lb: Record<number, number> = {};
         for (const [k, v] of Object.entries(params.logitBias ?? {})) {
@@ -331,7 +332,7 @@ export function startServer(connection: Connection): void {
       const backend = await ready();
       const list = await backend.models();
       const current = modelName();
-      const models = list.map((m) => ({ id: m.id, loaded: m.loaded, current: m.id === current }));
+      const models = list.map((m) => ({ id: displayModelId(m.id), loaded: m.loaded, current: displayModelId(m.id) === current }));
       if (!models.some((m) => m.current)) models.unshift({ id: current, loaded: false, current: true });
       return { models };
     } catch (e) {
