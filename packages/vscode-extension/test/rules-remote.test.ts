@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
+import { CancellationTokenSource, ResponseError } from "vscode-languageserver-protocol/node";
 import { itemsOf, LspClient, textOf } from "./lsp-client.js";
 
 /** One scripted answer: the pieces streamed as chat deltas, `delayMs` apart, the first after `firstDelayMs`. */
@@ -174,6 +175,24 @@ describe("hearth-lsp completion rules through a remote backend (scripted OpenAI-
     assert.equal(r.text, "if x:\n        return 1\n    return 2");
     assert.equal(api.last.hungUp, true, "the stream was closed at the block end");
     assert.ok(api.last.sent < 10, `${api.last.sent} pieces sent before the hang-up`);
+  });
+
+  it("$/cancelRequest during decoding closes the backend stream (decoding stops)", async () => {
+    const d = await doc("def h(x):\n    |");
+    api.next({ pieces: ["<COMPLETION>", ...Array.from({ length: 50 }, (_, i) => `w${i} = ${i}\n    `)], delayMs: 100 });
+    const seenBefore = api.seen.length;
+    const cts = new CancellationTokenSource();
+    const p = c.inline(d.uri, d.pos, cts).catch((e: unknown) => e);
+    // Cancel once the answer is streaming.
+    while (api.seen.length === seenBefore || api.last.sent < 3) await new Promise((r) => setTimeout(r, 20));
+    cts.cancel();
+    const r = await p;
+    if (r instanceof ResponseError) assert.equal(r.code, -32800);
+    else assert.deepEqual(itemsOf(r as never), []);
+    const end = Date.now() + 10_000;
+    while (!api.last.hungUp && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(api.last.hungUp, true, "the stream was closed after the cancel");
+    assert.ok(api.last.sent < 25, `${api.last.sent} of 51 pieces sent`);
   });
 
   it("discards empty, whitespace-only, rest-of-line repeats, next-line repeats and closers already there", async () => {
