@@ -117,6 +117,8 @@ export class Scheduler {
       }
       const row: RowOptions = { ...job.row };
       if (job.signal) row.signal = job.signal;
+      // Interactive rows also go first for prefill chunks inside the loop, not only in this queue.
+      row.priority = job.priority === "interactive" ? 1 : 0;
       const pc = this.opts.prefixCache;
       let prefixPass = false;
       // The image prompt's cache can't come from text-only prefixes (its image tokens have no text identity).
@@ -231,7 +233,7 @@ export class Scheduler {
       r.job.onError(new Error("[serving] the model was unloaded"));
     }
     this.running.clear();
-    this.opts.prefixCache?.clear();
+    this.opts.prefixCache?.dispose();
     this.loop.dispose();
   }
 }

@@ -84,6 +84,7 @@ test("cancellation stops within one decode step and active memory returns to the
   });
   assert.equal(r.done.finishReason, "abort");
   assert.ok(b.decodeSteps() - stepsAtAbort <= 1, `steps after the abort: ${b.decodeSteps() - stepsAtAbort}`);
+  assert.equal((await b.status()).decodeSteps, b.decodeSteps(), "status() reports the same decode steps");
   assert.ok(r.tokens.length <= 4);
   const st = await b.status();
   assert.equal(st.active, 0);
@@ -233,6 +234,18 @@ test("interactive requests go ahead of background ones waiting in the queue", as
   assert.deepEqual(order, ["first", "interactive", "background"]);
 });
 
+test("an interactive request's prefill goes ahead of a background request's long prompt already prefilling", async () => {
+  const b = backend({ prefixCache: false, prefillChunk: 32 });
+  const noEos = Object.fromEntries(tokenizer.eosTokenIds.map((t) => [t, -100]));
+  const long = ids(Array(60).fill("Add 4 and 75.").join(" ")).slice(0, 480);  // 15 prefill chunks
+  const firstTokens: string[] = [];
+  const bg = tokensOf(b.generate({ prompt: long, maxTokens: 2, priority: "background", logitBias: noEos }), (n) => n === 1 && firstTokens.push("background"));
+  while ((await b.status()).active < 1) await new Promise((r) => setTimeout(r, 1));
+  const fg = tokensOf(b.generate({ prompt: "Add 4 and 75.", maxTokens: 2, priority: "interactive", logitBias: noEos }), (n) => n === 1 && firstTokens.push("interactive"));
+  await Promise.all([bg, fg]);
+  assert.deepEqual(firstTokens, ["interactive", "background"]);
+});
+
 test("a full queue refuses new work with busy and a retry time", async () => {
   const b = backend({ maxBatch: 1, maxQueue: 1, prefixCache: false });
   const ac = new AbortController();
@@ -244,4 +257,15 @@ test("a full queue refuses new work with busy and a retry time", async () => {
   ac.abort();
   assert.equal((await running).finishReason, "abort");
   assert.equal((await waiting).finishReason, "abort");
+});
+
+test("requests arriving together count against the queue while they are being prepared", async () => {
+  const b = backend({ maxBatch: 1, maxQueue: 2, prefixCache: false });
+  // All five pass their first await (model, tokenizer) in the same turn: only two may wait.
+  const results = await Promise.allSettled(Array.from({ length: 5 }, () => collect(b.generate({ prompt: "Add 4 and 75.", maxTokens: 2 }))));
+  const busy = results.filter((r) => r.status === "rejected" && (r.reason as ServingError).code === "busy").length;
+  const done = results.filter((r) => r.status === "fulfilled").length;
+  assert.equal(busy, 3, JSON.stringify(results.map((r) => r.status)));
+  assert.equal(done, 2);
+  assert.equal((await b.status()).queued, 0);
 });

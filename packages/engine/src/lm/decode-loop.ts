@@ -68,6 +68,11 @@ export interface RowOptions extends SamplerOptions, LogitsProcessorOptions {
    * within the abort's step.
    */
   keepCacheOnAbort?: boolean;
+  /**
+   * Prefill order: of the rows waiting for prefill, the one with the highest priority gets the next chunk (first
+   * inserted first among equals; default 0). An editor's request then does not wait behind a batch job's long prompt.
+   */
+  priority?: number;
   /** Quantize the row's KV cache to this many bits once it holds quantizedKvStart tokens (it then decodes unbatched). */
   kvBits?: number;
   kvGroupSize?: number;
@@ -300,7 +305,8 @@ export class DecodeLoop {
       else afterAhead.push(() => disposeOut(ahead.outs[i]));
     });
     try {
-      const waiting = live.find((r) => !r.finished && !r.decoding);
+      let waiting: Row | undefined;
+      for (const r of live) if (!r.finished && !r.decoding && (!waiting || (r.opts.priority ?? 0) > (waiting.opts.priority ?? 0))) waiting = r;
       if (waiting) {
         const ev = await this.prefill(waiting);
         if (ev) events.push(ev);
