@@ -41,6 +41,12 @@ static CpuFeatures detect() {
   f.avx_vnni = ymm_os && (a & (1u << 4));
   f.avx512_bf16 = zmm_os && (a & (1u << 5));
 #endif
+#if defined(__wasm_simd128__)
+  f.simd128 = true;
+#endif
+#if defined(__aarch64__)
+  f.neon = true;
+#endif
   return f;
 }
 
@@ -51,7 +57,7 @@ const CpuFeatures& cpu_features() {
     if (cap && (!std::strcmp(cap, "avx2") || !std::strcmp(cap, "generic"))) {
       d.avx512f = d.avx512bw = d.avx512vl = d.avx512dq = d.avx512_vnni = d.avx512_bf16 = false;
       d.amx_tile = d.amx_bf16 = d.amx_int8 = false;
-      if (!std::strcmp(cap, "generic")) d.avx2 = d.fma = d.avx_vnni = false;
+      if (!std::strcmp(cap, "generic")) d.avx2 = d.fma = d.avx_vnni = d.simd128 = d.neon = false;
     }
     return d;
   }();
@@ -62,6 +68,8 @@ const char* cpu_isa_level() {
   const CpuFeatures& f = cpu_features();
   if (f.has_avx512()) return "avx512";
   if (f.avx2 && f.fma) return "avx2";
+  if (f.neon) return "neon";
+  if (f.simd128) return "simd128";
   return "generic";
 }
 

@@ -38,3 +38,5 @@ export function isAvailable(d: Device): boolean {
 export const setNumThreads = (n: number): void => native.setNumThreads(n);
 export const numThreads = (): number => native.numThreads();
 export const cpuInfo = () => native.cpuInfo();
+/** `{ backend: "native" | "wasm", isa, threads }`: which engine build runs (HEARTH_BACKEND picks one). */
+export { backendInfo, type BackendInfo } from "./native.js";
