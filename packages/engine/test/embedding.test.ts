@@ -8,7 +8,6 @@ import { join } from "node:path";
 import { mx } from "../src/index.js";
 import type { MxArray } from "../src/index.js";
 import { loadEmbedder, EMBEDDING_GEMMA_PROMPTS, parsePoolingConfig } from "../src/lm/models/embedding-gemma.js";
-import { runEmbed } from "../src/cli/embed.js";
 import { findFixture, legacyConfigCopy } from "./helpers/fixtures.js";
 import { tinyEmbedderWithTokenizer } from "./helpers/tiny-tokenizer.js";
 
@@ -145,25 +144,4 @@ test("pooling configs in both dialects; bad configs give clear errors", () => {
   assert.equal(parsePoolingConfig({ pooling_mode: "lasttoken" }, 8).mode, "lasttoken");
   assert.throws(() => parsePoolingConfig({ pooling_mode: "weightedmean" }, 8), /unsupported pooling mode/);
   assert.throws(() => parsePoolingConfig({ embedding_dimension: 32, pooling_mode: "mean" }, 64), /differs from the transformer's hidden size/);
-});
-
-test("hearth embed CLI prints JSON embeddings", async () => {
-  const dir = tinyEmbedderWithTokenizer("config.legacy.json");
-  const lines = join(dir, "lines.txt");
-  writeFileSync(lines, "first line\n\nsecond line\n");
-  const out: string[] = [], err: string[] = [];
-  const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t) };
-  const code = await runEmbed(["--model", dir, "--text", "hello", "--file", lines, "--task", "query", "--dimensions", "16"], io);
-  assert.equal(code, 0, err.join(""));
-  const json = JSON.parse(out.join(""));
-  assert.equal(json.dimensions, 16);
-  assert.deepEqual(json.data.map((d: { text: string }) => d.text), ["hello", "first line", "second line"]);
-  assert.equal(json.data[0].embedding.length, 16);
-  assert.equal(await runEmbed(["--model", dir], io), 2);
-  assert.match(err.join(""), /give --text \(one or more\) or --file/);
-  assert.equal(await runEmbed(["--model", dir, "--text", "x", "--dimensions", "abc"], io), 2);
-  assert.equal(await runEmbed(["--model", join(dir, "nope"), "--text", "x"], io), 1);
-  assert.equal(await runEmbed(["--bogus"], io), 2);
-  assert.equal(await runEmbed(["--model", dir, "--file", join(dir, "missing.txt")], io), 1);
-  assert.match(err.join(""), /Cannot read --file/);
 });

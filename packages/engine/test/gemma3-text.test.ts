@@ -24,8 +24,10 @@ for (const name of ["gemma3-tiny-a", "gemma3-tiny-b"]) {
   for (const dialect of ["config.json", "config.legacy.json"]) {
     const path = dialect === "config.json" ? folder : legacyConfigCopy(folder);
     test(`${name} (${dialect}): float32 logits and every hidden state match transformers`, async () => {
-      const { model, tokenizer } = await load(path);
-      assert.equal(tokenizer, undefined, "a folder without tokenizer files loads with tokenizer undefined");
+      const loaded = await load(path);
+      assert.throws(() => loaded.tokenizer, /has no tokenizer \(tokenizer\.json\).*noTokenizer: true/, "a folder without tokenizer files says so when its tokenizer is read");
+      assert.equal((await load(path, { noTokenizer: true })).tokenizer, undefined);
+      const { model } = loaded;
       const hidden: MxArray[] = [];
       const logits = model.forward(ref.input_ids, { hiddenStates: hidden });
       assert.deepEqual(logits.shape, ref.logits_f32.shape);

@@ -61,12 +61,15 @@ test("generateStep gives the same tokens, and prefill in chunks of 3 gives the s
   assert.equal(a.toks[0], a.lps[0].indexOf(Math.max(...a.lps[0])));
 });
 
-test("text prompts get bos once; messages use the chat template with the generation prompt", async () => {
+test("raw text prompts get bos once; text goes through the chat template by default; messages use it with the generation prompt", async () => {
   const { model, tokenizer } = await loaded;
   const tk = tokenizer!;
-  assert.deepEqual(lm.promptTokens(tk, { prompt: "hello there" }), tk.encode("hello there"));
-  assert.equal(lm.promptTokens(tk, { prompt: "hello there" })[0], 2);
-  assert.deepEqual(lm.promptTokens(tk, { prompt: "<bos>hello there" }), tk.encode("hello there"));
+  assert.deepEqual(lm.promptTokens(tk, { prompt: "hello there", rawPrompt: true }), tk.encode("hello there"));
+  assert.equal(lm.promptTokens(tk, { prompt: "hello there", rawPrompt: true })[0], 2);
+  assert.deepEqual(lm.promptTokens(tk, { prompt: "<bos>hello there", rawPrompt: true }), tk.encode("hello there"));
+  // The one prompt rule (mlx-lm's, and the CLI's --prompt): a text prompt is one user message of the chat template.
+  assert.deepEqual(lm.promptTokens(tk, { prompt: "hello there" }),
+    tk.applyChatTemplate([{ role: "user", content: "hello there" }], { addGenerationPrompt: true }));
   const messages = [{ role: "system", content: "be brief" }, { role: "user", content: "hi" }];
   const ids = tk.applyChatTemplate(messages, { addGenerationPrompt: true });
   assert.deepEqual(lm.promptTokens(tk, { messages }), ids);

@@ -10,7 +10,7 @@ import {
   readGgufTensor, writeGguf,
 } from "../src/lm/gguf.js";
 import { convertGemma3ToGguf, gemma3GgufName } from "../src/lm/gguf-gemma3.js";
-import { gemma3WeightShapes, writeRandomSafetensors } from "../src/cli/bench-models.js";
+import { gemma3WeightShapes, writeRandomSafetensors } from "../src/lm/random-weights.js";
 
 const tmp = fs.realpathSync(fs.mkdtempSync(join(os.tmpdir(), "hearth-gguf-test-")));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -10,7 +10,6 @@ import type { MxArray } from "../src/index.js";
 import { load, loadTokenizer } from "../src/lm/load.js";
 import { Gemma3Processor, loadProcessor } from "../src/lm/processor.js";
 import { describeImage } from "../src/lm/describe.js";
-import { runDescribeImage } from "../src/cli/describe-image.js";
 import type { Model as Gemma3Model } from "../src/lm/models/gemma3.js";
 import { findFixture, legacyConfigCopy } from "./helpers/fixtures.js";
 import { tinyVlmWithTokenizer } from "./helpers/tiny-tokenizer.js";
@@ -231,24 +230,4 @@ test("describeImage: clear errors for a text-only model, missing images and bad 
   cpSync(dir, bad, { recursive: true });
   writeFileSync(join(bad, "config.json"), JSON.stringify({ model_type: "gemma3", image_token_index: 5 }));
   await assert.rejects(loadProcessor(bad), /config.json says image_token_index 5/);
-});
-
-test("hearth describe-image CLI streams the answer; usage and load errors give exit codes", async () => {
-  const dir = tinyVlmWithTokenizer();
-  const out: string[] = [], err: string[] = [];
-  const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t) };
-  const code = await runDescribeImage(["--model", dir, "--image", IMAGE, "--image", IMAGE, "--prompt", "What?", "--max-tokens", "5"], io);
-  assert.equal(code, 0, err.join(""));
-  const { model } = await load(dir);
-  const want = await describeImage(model, await loadProcessor(dir), { image: [IMAGE, IMAGE], prompt: "What?", maxTokens: 5 });
-  assert.equal(out.join(""), want.text + "\n");
-  assert.match(err.join(""), /prompt: \d+ tokens/);
-  assert.equal(await runDescribeImage(["--model", dir], io), 2);
-  assert.match(err.join(""), /at least one --image is required/);
-  assert.equal(await runDescribeImage(["--model", dir, "--image", IMAGE, "--max-tokens", "x"], io), 2);
-  assert.equal(await runDescribeImage(["--model", dir, "--image", "/no/such.png"], io), 1);
-  assert.match(err.join(""), /Image file not found/);
-  assert.equal(await runDescribeImage(["--model", findFixture("gemma3-tiny-a"), "--image", IMAGE], io), 1);
-  assert.match(err.join(""), /not a Gemma 3 vision model/);
-  assert.equal(await runDescribeImage(["--nope"], io), 2);
 });

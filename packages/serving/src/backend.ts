@@ -205,6 +205,8 @@ export interface BackendStatus {
   /** Requests running and waiting. */
   active: number;
   queued: number;
+  /** The shared host's process id (shared backends). */
+  pid?: number;
 }
 
 /** What every face uses. Each call may fail with a ServingError (see errors.ts). */

@@ -54,6 +54,8 @@ const CpuFeatures& cpu_features() {
   static CpuFeatures f = [] {
     CpuFeatures d = detect();
     const char* cap = std::getenv("HEARTH_ISA");
+    // HEARTH_ISA=avx512 takes AMX away (the path of AVX-512 CPUs without it, e.g. AMD Zen 4/5).
+    if (cap && !std::strcmp(cap, "avx512")) d.amx_tile = d.amx_bf16 = d.amx_int8 = false;
     if (cap && (!std::strcmp(cap, "avx2") || !std::strcmp(cap, "generic"))) {
       d.avx512f = d.avx512bw = d.avx512vl = d.avx512dq = d.avx512_vnni = d.avx512_bf16 = false;
       d.amx_tile = d.amx_bf16 = d.amx_int8 = false;

@@ -14,7 +14,8 @@ struct CpuFeatures {
 };
 
 const CpuFeatures& cpu_features();
-// "avx512" | "avx2" | "neon" | "simd128" | "generic": the kernel level in use; HEARTH_ISA=avx2|generic caps it (for tests).
+// "avx512" | "avx2" | "neon" | "simd128" | "generic": the kernel level in use; HEARTH_ISA=avx512|avx2|generic caps
+// it (for tests and benchmarks; avx512 keeps AVX-512 and takes AMX away).
 const char* cpu_isa_level();
 
 }  // namespace hearth

@@ -1,4 +1,5 @@
-/* Standalone correctness test and benchmark for backend/cpu/gemm.* (not part of the addon build).
+/* Standalone correctness test and benchmark for backend/cpu/gemm.* (ctest runs its tests at every ISA level:
+`pnpm run test:native` in packages/engine; the manual build below still works).
 
 Build (from packages/engine; ISA files get the same flags as in CMakeLists.txt):
   mkdir -p build/gemm && cd build/gemm && N=../../native && \

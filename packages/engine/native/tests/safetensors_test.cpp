@@ -1,4 +1,5 @@
-// Standalone tests for the JSON parser, the safetensors loader/saver and MappedFile (not part of the CMake build).
+// Standalone tests for the JSON parser, the safetensors loader/saver and MappedFile (built and run by ctest:
+// `pnpm run test:native` in packages/engine).
 // Build and run from the repository root (one command line):
 //
 //   g++ -std=c++17 -O1 -g -Wall -Wextra -fsanitize=address,undefined -fno-sanitize-recover=undefined -I packages/engine/native packages/engine/native/tests/safetensors_test.cpp packages/engine/native/io/json.cpp packages/engine/native/io/safetensors.cpp packages/engine/native/io/mapped_file.cpp packages/engine/native/core/dtype.cpp -o /tmp/safetensors_test && /tmp/safetensors_test

@@ -1,4 +1,5 @@
 // Memory accounting and limits of the engine's allocator, and devices.
+import { totalmem } from "node:os";
 import { EngineError } from "./errors.js";
 import { native } from "./native.js";
 
@@ -12,6 +13,18 @@ export const setCacheLimit = (bytes: number): number => native.setCacheLimit(byt
 export const setMemoryLimit = (bytes: number): number => native.setMemoryLimit(bytes);
 export const getMemoryLimit = (): number => native.getMemoryLimit();
 export const clearCache = (): void => native.clearCache();
+
+/**
+ * The buffer cache's default bound: an eighth of the machine's memory, at most 2 GiB ($HEARTH_CACHE_LIMIT_MB
+ * overrides it). Unbounded, the cache keeps every freed buffer, and a growing KV cache frees a buffer of a new size
+ * at each growth step that is never reused, so a long generation's RSS grew without end (issue 17).
+ */
+export function defaultCacheLimit(): number {
+  const env = Number(process.env.HEARTH_CACHE_LIMIT_MB);
+  if (process.env.HEARTH_CACHE_LIMIT_MB !== undefined && Number.isFinite(env) && env >= 0) return Math.floor(env * 2 ** 20);
+  return Math.min(2 * 2 ** 30, Math.floor(totalmem() / 8));
+}
+native.setCacheLimit(defaultCacheLimit());
 
 export class Device {
   constructor(readonly type: "cpu" | "gpu", readonly index = 0) {}
@@ -40,3 +53,6 @@ export const numThreads = (): number => native.numThreads();
 export const cpuInfo = () => native.cpuInfo();
 /** `{ backend: "native" | "wasm", isa, threads }`: which engine build runs (HEARTH_BACKEND picks one). */
 export { backendInfo, type BackendInfo } from "./native.js";
+/** Read bandwidth of this machine (streams a buffer of `bytes` `repeats` times): best and median GB/s. */
+export const measureReadBandwidth = (bytes: number, repeats = 5): { bestGBs: number; medianGBs: number; kernel: string } =>
+  native.measureReadBandwidth(bytes, repeats);

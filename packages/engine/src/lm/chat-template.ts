@@ -45,6 +45,8 @@ export const DEFAULT_CHAT_TEMPLATE_TIMEOUT_MS = 2000;
  */
 export class ChatTemplateError extends Error {
   override name = "TemplateError";
+  /** Stable code the faces map (e.g. HTTP 400): every chat template error has it. */
+  readonly code = "template";
   constructor(message: string, readonly templateSource: string) {
     super(message);
   }
@@ -53,6 +55,8 @@ export class ChatTemplateError extends Error {
 /** The template source does not parse. */
 export class ChatTemplateSyntaxError extends Error {
   override name = "ChatTemplateSyntaxError";
+  /** Stable code the faces map (e.g. HTTP 400): every chat template error has it. */
+  readonly code = "template";
   constructor(readonly templateSource: string, detail: string) {
     super(`Chat template from ${templateSource} has a syntax error: ${detail}`);
   }
@@ -61,6 +65,8 @@ export class ChatTemplateSyntaxError extends Error {
 /** The template failed while rendering for a reason other than `raise_exception`. */
 export class ChatTemplateRenderError extends Error {
   override name = "ChatTemplateRenderError";
+  /** Stable code the faces map (e.g. HTTP 400): every chat template error has it. */
+  readonly code = "template";
   constructor(readonly templateSource: string, detail: string) {
     const hint = /call stack/i.test(detail) ? " (unbounded recursion in a macro?)" : "";
     super(`Chat template from ${templateSource} failed to render: ${detail}${hint}`);
@@ -70,6 +76,8 @@ export class ChatTemplateRenderError extends Error {
 /** Rendering ran past its time budget and was stopped. */
 export class ChatTemplateTimeoutError extends Error {
   override name = "ChatTemplateTimeoutError";
+  /** Stable code the faces map (e.g. HTTP 400): every chat template error has it. */
+  readonly code = "template";
   constructor(readonly templateSource: string, readonly timeoutMs: number) {
     super(
       `Chat template from ${templateSource} did not finish rendering within ${timeoutMs} ms and was stopped ` +

@@ -2,6 +2,7 @@
 // and the hub's `rope_theta`/`rope_local_base_freq`/`rope_scaling`/`sliding_window_pattern`).
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { validateConfig } from "./config-schema.js";
 
 export type Json = Record<string, any>;
 
@@ -19,10 +20,11 @@ export function readJson(path: string): Json {
   }
 }
 
+/** config.json of a model folder, validated (a wrong value is a ConfigError naming the file and the key). */
 export function readConfig(folder: string): Json {
   const p = join(folder, "config.json");
   if (!existsSync(p)) throw new Error(`No config.json in ${folder}: a model folder needs one`);
-  return readJson(p);
+  return validateConfig(readJson(p), p);
 }
 
 export interface RopeSpec {

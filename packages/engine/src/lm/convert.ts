@@ -12,9 +12,11 @@ import {
   QuantizedEmbedding, QuantizedLinear, isQuantizable, quantize as quantizeModel, type ClassPredicate,
 } from "../nn/layers/quantized.js";
 import type { Json } from "./config.js";
-import { load } from "./load.js";
+import { assertNotEmbedder, load } from "./load.js";
 import { resolveModelPath } from "./hub.js";
 import type { LanguageModel } from "./model.js";
+import { assertNotOverwritingInput } from "./paths.js";
+import { sideFiles } from "./save-model.js";
 
 export const QUANT_RECIPES = ["mixed_2_6", "mixed_3_4", "mixed_3_6", "mixed_4_6"] as const;
 export type QuantRecipe = (typeof QUANT_RECIPES)[number];
@@ -53,10 +55,13 @@ export interface ConvertResult {
   files: string[];
   /** Average bits per parameter of the written weights (mlx-lm's figure), when quantized. */
   bitsPerWeight?: number;
+  /**
+   * The source's quantization when it was already quantized and `quantize` asked again: the weights were
+   * dequantized and quantized anew (their precision is that of the source's quantized weights).
+   */
+  requantizedFrom?: Json;
 }
 
-/** Files besides the weights that a model folder carries over (tokenizer, chat template, generation settings). */
-const COPIED = /^(tokenizer\.json(\.gz)?|tokenizer_config\.json(\.gz)?|tokenizer\.model|special_tokens_map\.json|added_tokens\.json|chat_template\.(jinja|json)|generation_config\.json|.*\.py)$/;
 
 /**
  * mlx-lm's mixed-bit recipes (after llama.cpp's Q4_K_M choices): v_proj and down_proj of the first and last
@@ -103,6 +108,8 @@ export function quantizeLoadedModel(model: Module, config: Json, groupSize = 64,
     bits,
     classPredicate: (path, m) => {
       if (!isQuantizable(m)) return false;
+      // As mlx-vlm: the vision tower and the projector stay in float (small, and precision-sensitive).
+      if (/^(vision_tower|multi_modal_projector)(\.|$)/.test(path)) return false;
       const w = (m as unknown as { weight: MxArray }).weight;
       if (w.shape[w.shape.length - 1] % groupSize !== 0) return false;
       const r = predicate ? predicate(path, m) : true;
@@ -153,7 +160,6 @@ export function makeShards(weights: [string, MxArray][], maxBytes: number): [str
 function sortedConfig(config: Json): Json {
   const c: Json = { ...config };
   delete c._name_or_path;
-  delete c.vision_config;
   if ("quantization" in c) c.quantization_config = c.quantization;
   return Object.fromEntries(Object.keys(c).sort().map((k) => [k, c[k]]));
 }
@@ -197,8 +203,10 @@ export async function convert(opts: ConvertOptions): Promise<ConvertResult> {
   if (typeof opts.quantPredicate === "string" && !(QUANT_RECIPES as readonly string[]).includes(opts.quantPredicate))
     throw new Error(`Invalid quant recipe '${opts.quantPredicate}': use one of ${QUANT_RECIPES.join(", ")}`);
 
-  onProgress?.("load", 0, 1);
   const src = resolveModelPath(hfPath);
+  assertNotOverwritingInput("convert", "the output folder", dest, [["the source model", src]]);
+  assertNotEmbedder(src, hfPath);
+  onProgress?.("load", 0, 1);
   const loaded = await load(src, { noTokenizer: true });
   const model: LanguageModel = loaded.model;
   let config: Json = structuredClone(loaded.config);
@@ -212,6 +220,17 @@ export async function convert(opts: ConvertOptions): Promise<ConvertResult> {
   }
 
   let bitsPerWeight: number | undefined;
+  let requantizedFrom: Json | undefined;
+  if (quantize && (config.quantization || config.quantization_config)) {
+    // Quantizing quantized layers again would skip them (they are no longer Linear): dequantize first, so the
+    // requested bits are what gets written, and say so in the result.
+    requantizedFrom = config.quantization ?? config.quantization_config;
+    onProgress?.("dequantize", 0, 1);
+    delete config.quantization;
+    delete config.quantization_config;
+    dequantizeLoadedModel(model);
+    onProgress?.("dequantize", 1, 1);
+  }
   if (quantize) {
     onProgress?.("quantize", 0, 1);
     const gs = opts.qGroupSize ?? 64, bits = opts.qBits ?? 4;
@@ -263,11 +282,9 @@ export async function convert(opts: ConvertOptions): Promise<ConvertResult> {
     config = sortedConfig(config);
     writeFileSync(join(tmp, "config.json"), JSON.stringify(config, null, 4));
     files.push("config.json");
-    for (const f of readdirSync(src)) {
-      if (COPIED.test(f) && f !== "config.json") {
-        copyFileSync(join(src, f), join(tmp, f));
-        files.push(f);
-      }
+    for (const f of sideFiles(src)) {
+      copyFileSync(join(src, f), join(tmp, f));
+      files.push(f);
     }
     writeFileSync(join(tmp, "README.md"), modelCard(hfPath, quantize ? config.quantization : undefined));
     files.push("README.md");
@@ -280,7 +297,7 @@ export async function convert(opts: ConvertOptions): Promise<ConvertResult> {
     } else {
       renameSync(tmp, dest);
     }
-    return { path: dest, config, files, bitsPerWeight };
+    return { path: dest, config, files, bitsPerWeight, ...(requantizedFrom ? { requantizedFrom } : {}) };
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     throw e;

@@ -1,13 +1,13 @@
-// lm.describeImage: one user turn with images and a prompt → the model's answer. A small self-contained
-// sampling loop (greedy, or temperature sampling) over model.forward and the model's KV caches: the prompt with
-// its pixel values is prefilled once, then text tokens are decoded one at a time.
-import * as mx from "../core/mx.js";
+// lm.describeImage: one user turn with images and a prompt → the model's answer, as one row of an lm.DecodeLoop:
+// the prompt with its pixel values is prefilled in one forward, then text is decoded through the text model's
+// compiled step.
 import type { MxArray } from "../core/array.js";
 import type { LanguageModel } from "./model.js";
 import type { Cache } from "./cache.js";
 import type { ChatMessage, ChatContentPart } from "./tokenizer.js";
 import type { Gemma3Processor } from "./processor.js";
 import type { ImageInput } from "./image.js";
+import { DecodeLoop } from "./decode-loop.js";
 
 /** A model that takes images: forward(ids, { pixelValues, cache }). */
 export interface VisionLanguageModel extends LanguageModel {
@@ -26,10 +26,17 @@ export interface DescribeImageOptions {
   maxTokens?: number;
   /** Sampling temperature; 0 (default) is greedy. */
   temp?: number;
+  /** Nucleus sampling (0 or 1: off) and top-k (0: off), as in generate. */
+  topP?: number;
+  topK?: number;
   /** Seed for temperature sampling (reproducible runs). */
   seed?: number;
+  /** Stops decoding between tokens (finishReason "abort"). */
+  signal?: AbortSignal;
   /** Called with each new piece of text as it is decoded. */
   onText?: (text: string) => void;
+  /** Decode through the compiled step (default true). */
+  compile?: boolean;
 }
 
 export interface DescribeImageResult {
@@ -37,28 +44,16 @@ export interface DescribeImageResult {
   /** Generated token ids (without the stop token). */
   tokens: number[];
   promptTokens: number;
-  finishReason: "stop" | "length";
+  finishReason: "stop" | "length" | "abort";
   /** Seconds for preprocessing + prefill (vision tower included), and tokens/s while decoding. */
   prefillSeconds: number;
   generationTps: number;
+  /** Whether decoding went through the model's compiled step. */
+  compiled: boolean;
 }
 
 function isVisionModel(m: LanguageModel): m is VisionLanguageModel {
   return typeof (m as unknown as { getImageFeatures?: unknown }).getImageFeatures === "function";
-}
-
-/** The arrays a cache holds (its `arrays` when the cache lists them, else its own array fields), to keep across tidy. */
-function cacheArrays(caches: Cache[]): MxArray[] {
-  return caches.flatMap((c) => {
-    const listed = (c as unknown as { arrays?: MxArray[] }).arrays;
-    if (Array.isArray(listed)) return listed;
-    return Object.values(c as unknown as Record<string, unknown>).filter((v): v is MxArray => mx.isArray(v));
-  });
-}
-
-function lastRow(logits: MxArray): MxArray {
-  const [, L, V] = logits.shape;
-  return mx.reshape(mx.slice(logits, [0, L - 1, 0], [1, L, V]), [V]);
 }
 
 export async function describeImage(model: LanguageModel, processor: Gemma3Processor, opts: DescribeImageOptions): Promise<DescribeImageResult> {
@@ -78,51 +73,52 @@ export async function describeImage(model: LanguageModel, processor: Gemma3Proce
 
   const t0 = performance.now();
   const inputs = await processor.process({ messages });
-  const cache = model.makeCache();
-  let key = temp > 0 && opts.seed !== undefined ? mx.random.key(opts.seed) : undefined;
-  const sample = (logits: MxArray): number => {
-    const row = lastRow(logits);
-    if (temp === 0) return mx.argmax(row).item() as number;
-    let k: MxArray | undefined;
-    if (key) [key, k] = mx.split(mx.random.split(key), 2).map((a) => mx.reshape(a, [2])) as [MxArray, MxArray];  // key kept by step()
-    return mx.random.categorical(mx.multiply(row, 1 / temp), k ? { key: k } : {}).item() as number;
-  };
-  // Each step runs in mx.tidy (its activations are freed at once, not at garbage collection), keeping the caches.
-  const step = (ids: MxArray, pixelValues?: MxArray): number =>
-    mx.tidy(() => {
-      const tok = sample(model.forward(ids, { pixelValues, cache }));
-      mx.keep(cacheArrays(cache));
-      if (key) mx.keep(key);
-      return tok;
-    });
-  let next = step(inputs.inputIds, inputs.pixelValues);
-  inputs.pixelValues?.dispose();
-  const t1 = performance.now();
-
   const tok = processor.tokenizer;
+  const prompt = (inputs.inputIds.tolist() as number[][])[0];
+  const loop = new DecodeLoop(model, { eosTokenIds: tok.eosTokenIds, prefillChunk: prompt.length, compile: opts.compile });
   const detok = tok.createDetokenizer({ skipSpecialTokens: true });
   const tokens: number[] = [];
-  let finishReason: "stop" | "length" = "length";
-  for (let i = 0; i < maxTokens; i++) {
-    if (tok.isEosTokenId(next)) {
-      finishReason = "stop";
-      break;
+  let finishReason: "stop" | "length" | "abort" = "length";
+  let t1 = 0;
+  try {
+    if (opts.signal?.aborted) finishReason = "abort";
+    else if (maxTokens > 0) {
+      const id = loop.insert({
+        prompt, maxTokens, temp, topP: opts.topP, topK: opts.topK, signal: opts.signal,
+        ...(inputs.pixelValues ? { pixelValues: inputs.pixelValues } : {}),
+        ...(temp > 0 && opts.seed !== undefined ? { seed: opts.seed } : {}),
+      });
+      for (let done = false; !done;) {
+        for (const ev of await loop.step()) {
+          if (ev.rowId !== id) continue;
+          if (!t1 && ev.token >= 0) t1 = performance.now();
+          if (ev.token >= 0 && !tok.isEosTokenId(ev.token)) {
+            tokens.push(ev.token);
+            const piece = detok.add(ev.token);
+            if (piece && opts.onText) opts.onText(piece);
+          }
+          if (ev.finishReason) {
+            finishReason = ev.finishReason;
+            done = true;
+          }
+        }
+      }
     }
-    tokens.push(next);
-    const piece = detok.add(next);
-    if (piece && opts.onText) opts.onText(piece);
-    if (i === maxTokens - 1) break;
-    next = step(mx.array([[next]], mx.int32));
+  } finally {
+    loop.dispose();
+    inputs.pixelValues?.dispose();
   }
+  t1 ||= performance.now();
   const rest = detok.flush();
   if (rest && opts.onText) opts.onText(rest);
   const t2 = performance.now();
   return {
     text: detok.text,
     tokens,
-    promptTokens: inputs.inputIds.shape[1],
+    promptTokens: prompt.length,
     finishReason,
     prefillSeconds: (t1 - t0) / 1000,
     generationTps: tokens.length > 1 ? (tokens.length - 1) / ((t2 - t1) / 1000) : 0,
+    compiled: loop.compiled,
   };
 }

@@ -1,17 +1,12 @@
-// Text generation (mlx-lm's generate_step / stream_generate / generate): chunked prefill through the KV cache,
-// then a decode loop that builds step i+1's graph and starts evaluating it before reading step i's token, so
-// graph building overlaps evaluation. Each step runs in mx.tidy with the cache arrays kept, which frees the
-// step's temporaries and lets the cache's sliceUpdate write in place.
+// Text generation (mlx-lm's generate_step / stream_generate / generate), each call one row of an lm.DecodeLoop
+// (decode-loop.ts): chunked prefill through the KV cache, then the model's compiled decode step.
 import * as mx from "../core/mx.js";
 import type { MxArray } from "../core/array.js";
 import type { Cache } from "./cache.js";
 import type { LanguageModel } from "./model.js";
-import { makeGemma3DecodeStep } from "./gemma3-decode.js";
+import { DecodeLoop, type RowOptions } from "./decode-loop.js";
 import { makePromptCache, PromptCache } from "./prompt-cache.js";
-import {
-  makeLogitsProcessors, makeSampler, processorContext,
-  type LogitsProcessor, type LogitsProcessorOptions, type Sampler, type SamplerOptions,
-} from "./sample.js";
+import type { LogitsProcessor, LogitsProcessorOptions, Sampler, SamplerOptions } from "./sample.js";
 import type { ApplyChatTemplateOptions, ChatMessage, Tokenizer } from "./tokenizer.js";
 
 export type FinishReason = "stop" | "length" | "abort";
@@ -58,8 +53,13 @@ export interface StepOptions extends SamplerOptions, LogitsProcessorOptions {
 }
 
 export interface GenerateOptions extends StepOptions {
-  /** Text (tokenized with the tokenizer's bos unless it already starts with it) or token ids (used as they are). */
+  /**
+   * Text or token ids (used as they are). Text goes through the chat template as one user message when the
+   * tokenizer has one (as mlx-lm and `hearth generate --prompt` do), else it is tokenized with bos.
+   */
   prompt?: string | number[];
+  /** Use a text prompt as raw text, without the chat template (`hearth generate --ignore-chat-template`). */
+  rawPrompt?: boolean;
   /** A conversation, rendered with the chat template and the generation prompt. */
   messages?: ChatMessage[];
   /** Options for the chat template (tools, documents, chatTemplate, template variables). */
@@ -109,25 +109,6 @@ function checkInt(name: string, v: number | undefined, min: number, allowInf = f
     throw new RangeError(`[generate] ${name} must be an integer >= ${min}${allowInf ? " (or Infinity)" : ""}, got ${v}`);
 }
 
-/** A PRNG key per step from one seed (shared with batch generation, so both draw the same keys). */
-export class KeyChain {
-  private key: MxArray;
-  constructor(seed: number) {
-    this.key = mx.keep(mx.random.key(seed));
-  }
-  /** Call inside mx.tidy. */
-  next(): MxArray {
-    const ks = mx.random.split(this.key, 2);
-    const carry = mx.reshape(mx.slice(ks, [0, 0], [1, 2]), [2]);
-    this.key.dispose();
-    this.key = mx.keep(carry);
-    return mx.reshape(mx.slice(ks, [1, 0], [2, 2]), [2]);
-  }
-  dispose(): void {
-    this.key.dispose();
-  }
-}
-
 /** The prompt cache a call works in: the caller's, or a fresh one. */
 export function resolvePromptCache(model: LanguageModel, opts: StepOptions): PromptCache {
   const pc = opts.promptCache === undefined
@@ -138,17 +119,9 @@ export function resolvePromptCache(model: LanguageModel, opts: StepOptions): Pro
   return pc;
 }
 
-/** The sampler and processors of a call. */
-export function samplingOf(opts: StepOptions): { sampler: Sampler; processors: LogitsProcessor[]; context: number } {
-  const sampler = opts.sampler ?? makeSampler(opts);
-  const builtIn = makeLogitsProcessors(opts);
-  const extra = opts.logitsProcessors ?? [];
-  return { sampler, processors: [...builtIn, ...extra], context: extra.length ? Infinity : processorContext(opts) };
-}
-
 /**
- * Token ids one at a time (mlx-lm's generate_step). The prompt cache ends up holding the prompt and every
- * generated token that was fed back (all but the last one when maxTokens ends generation).
+ * Token ids one at a time (mlx-lm's generate_step), as one row of a DecodeLoop. The prompt cache ends up holding
+ * the prompt and every generated token that was fed back (all but the last one).
  */
 export async function* generateStep(
   model: LanguageModel, prompt: readonly number[], opts: StepOptions = {},
@@ -165,179 +138,50 @@ export async function* generateStep(
   if (!prompt.length) throw new RangeError("[generate] the prompt is empty: at least one token is needed");
   for (const t of prompt)
     if (!Number.isInteger(t) || t < 0) throw new RangeError(`[generate] prompt token ids must be integers >= 0, got ${t}`);
-  const { sampler, processors, context } = samplingOf(opts);
-  const signal = opts.signal;
   const t0 = performance.now();
-  if (signal?.aborted) {
+  if (opts.signal?.aborted) {
     info.aborted = true;
     return;
   }
-
-  const pc = resolvePromptCache(model, opts);
-  // Checkpoints only pay off in a cache that outlives this call.
-  const checkpoint = opts.promptCache instanceof PromptCache ? () => pc.checkpoint() : () => undefined;
-  try {
-    yield* runSteps(model, prompt, opts, info, pc, { maxTokens, stepSize, sampler, processors, context, checkpoint, t0 });
-  } catch (e) {
-    pc.reset();  // a failed step leaves the layers in an unknown state
-    throw e;
-  }
-}
-
-interface RunConfig {
-  maxTokens: number;
-  stepSize: number;
-  sampler: Sampler;
-  processors: LogitsProcessor[];
-  context: number;
-  checkpoint: () => void;
-  t0: number;
-}
-
-async function* runSteps(
-  model: LanguageModel, prompt: readonly number[], opts: StepOptions, info: StepInfo, pc: PromptCache, cfg: RunConfig,
-): AsyncGenerator<StepToken, void, undefined> {
-  const { maxTokens, stepSize, sampler, processors, context, checkpoint, t0 } = cfg;
-  const signal = opts.signal;
-  const { reused, divergence } = pc.prepare(prompt);
-  info.cachedTokens = reused;
-  const maybeQuantize = () => {
-    if (opts.kvBits !== undefined && opts.quantizedKvStart && pc.offset >= opts.quantizedKvStart)
-      pc.quantize({ bits: opts.kvBits, groupSize: opts.kvGroupSize ?? 64 });
+  const userCache = opts.promptCache !== undefined;
+  const loop = new DecodeLoop(model, {
+    prefillChunk: stepSize, compile: opts.compile !== false && opts.kvBits === undefined, int8Activations: opts.int8Activations,
+  });
+  const row: RowOptions = {
+    ...opts, prompt: [...prompt], maxTokens, promptCache: resolvePromptCache(model, opts), fullLogprobs: !!opts.logprobs,
+    logprobs: undefined, checkpoints: opts.promptCache instanceof PromptCache,
   };
-
-  // Prefill everything but the last prompt token (which the first step runs for its logits); with maxTokens 0,
-  // everything. A chunk boundary at the divergence point leaves a checkpoint there for the next call.
-  const prefillEnd = maxTokens === 0 ? prompt.length : prompt.length - 1;
-  const toProcess = prompt.length - reused;
-  let pos = reused;
-  while (pos < prefillEnd) {
-    let end = Math.min(pos + stepSize, prefillEnd);
-    if (divergence > pos && divergence < end) end = divergence;
-    const chunk = prompt.slice(pos, end);
-    mx.tidy(() => {
-      model.forward(mx.array([chunk], mx.int32), { cache: pc.layers });
-      mx.keep(pc.arrays);
-    });
-    maybeQuantize();
-    await mx.asyncEval(pc.arrays);
-    pc.tokens?.push(...chunk);
-    pos = end;
-    if (pos === divergence) checkpoint();
-    opts.onPromptProgress?.(pos - reused, toProcess);
-    if (signal?.aborted) {
-      info.promptTokens = pos - reused;
-      info.aborted = true;
-      return;
-    }
-  }
-  if (maxTokens === 0) {
-    info.promptTokens = toProcess;
-    info.promptTime = (performance.now() - t0) / 1000;
-    checkpoint();
-    return;
-  }
-
-  checkpoint();  // before the last prompt token: lets the same prompt run again with one token to prefill
-  const keys = opts.seed !== undefined ? new KeyChain(opts.seed) : undefined;
-  let hist: MxArray | null = null;
-  if (processors.length) {
-    const before = prompt.slice(0, prompt.length - 1);
-    const h = context === Infinity ? before : before.slice(Math.max(0, before.length - context));
-    if (h.length) hist = mx.array([h], mx.int32);
-  }
-  type Step = { y: MxArray; lp: MxArray };
-  const decode = compiledDecodeStep(model, pc, opts);
-  const lastLogits = (ids: MxArray): MxArray => {
-    if (decode && ids.shape[1] === 1) return decode(ids);
-    const logits = model.forward(ids, { cache: pc.layers });
-    const [B, L, V] = logits.shape;
-    return mx.reshape(mx.slice(logits, [0, L - 1, 0], [B, L, V]), [B, V]);
-  };
-  const step = (input: () => MxArray): Step =>
-    mx.tidy(() => {
-      const ids = input();
-      let last = lastLogits(ids).astype(mx.float32);
-      const B = last.shape[0];
-      if (processors.length) {
-        let h = hist ? mx.concatenate([hist, ids.astype(mx.int32)], 1) : ids.astype(mx.int32);
-        const n = h.shape[1];
-        if (n > context) h = mx.slice(h, [0, n - context], [B, n]);
-        hist?.dispose();
-        hist = mx.keep(h);
-        for (const p of processors) last = p(hist, last);
-      }
-      const lp = mx.subtract(last, mx.logsumexp(last, -1, true));
-      const y = sampler(lp, keys?.next());
-      mx.keep(pc.arrays);
-      return { y, lp };
-    });
-
-  let cur: Step | null = step(() => mx.array([[prompt[prompt.length - 1]]], mx.int32));
-  pc.tokens?.push(prompt[prompt.length - 1]);
-  info.promptTokens = toProcess;
-  maybeQuantize();
-  checkpoint();
-  let curP: Promise<void> | null = mx.asyncEval(cur.y, cur.lp);
-  let next: Step | null = null;
-  let nextP: Promise<void> | null = null;
-  let n = 0;
+  const id = loop.insert(row);
+  let failed = false;
   try {
     for (;;) {
-      if (signal?.aborted) {
-        info.aborted = true;
-        return;
+      const evs = await loop.step();
+      const ev = evs.find((e) => e.rowId === id);
+      if (!ev) continue;
+      if (ev.promptTokens !== undefined) {
+        info.promptTokens = ev.promptTokens;
+        info.cachedTokens = ev.cachedTokens ?? 0;
+        info.promptTime = (performance.now() - t0) / 1000;
       }
-      if (n + 1 < maxTokens) {
-        const y = cur.y;
-        next = step(() => mx.reshape(y, [1, 1]));
-        maybeQuantize();
-        nextP = mx.asyncEval(next.y, next.lp);
-      }
-      await curP;
-      curP = null;
-      if (n === 0) info.promptTime = (performance.now() - t0) / 1000;
-      const token = cur.y.item() as number;
-      if (next) pc.tokens?.push(token);  // the next step fed it to the cache
-      const lp = opts.logprobs ? mx.reshape(cur.lp, [cur.lp.shape[cur.lp.ndim - 1]]) : undefined;
-      cur.y.dispose();
-      cur.lp.dispose();
-      cur = null;
-      n++;
-      yield lp ? { token, logprobs: lp } : { token };
-      if (!next) return;
-      cur = next;
-      curP = nextP;
-      next = null;
-      nextP = null;
+      if (ev.token >= 0) yield ev.logprobsArray ? { token: ev.token, logprobs: ev.logprobsArray } : { token: ev.token };
+      if (ev.finishReason === "abort") info.aborted = true;
+      if (ev.finishReason) break;
     }
+  } catch (e) {
+    failed = true;
+    throw e;
   } finally {
-    // A step may still be running (the consumer stopped early, or an error): let it finish so the cache is
-    // consistent, then free what it made.
-    for (const [s, p] of [[cur, curP], [next, nextP]] as [Step | null, Promise<void> | null][]) {
-      if (p) await p.catch(() => undefined);
-      s?.y.dispose();
-      s?.lp.dispose();
-    }
-    hist?.dispose();
-    keys?.dispose();
+    // The caller's cache stays theirs (reset when a step failed: its layers are in an unknown state); ours is freed.
+    const pc = loop.remove(id, userCache);
+    if (pc && failed) pc.reset();
+    loop.dispose();
   }
 }
 
 /**
- * The compiled one-token step (gemma3-decode.ts) for this call, or undefined where it does not apply: turned off,
- * a quantized KV cache (now or later in the call), or a model it does not know.
+ * The prompt's token ids: rendered messages; token ids as given; text as one user message through the chat
+ * template when the tokenizer has one and rawPrompt is not set; else text tokenized with bos.
  */
-function compiledDecodeStep(model: LanguageModel, pc: PromptCache, opts: StepOptions): ((ids: MxArray) => MxArray) | undefined {
-  if (opts.compile === false || opts.kvBits !== undefined) return undefined;
-  const plain = pc.layers.every((c) => {
-    const kind = (c as { kind?: string }).kind;
-    return kind === "KVCache" || kind === "RotatingKVCache";
-  });
-  return plain ? makeGemma3DecodeStep(model, pc.layers, { int8Activations: opts.int8Activations }) : undefined;
-}
-
-/** The prompt's token ids: rendered messages, token ids as given, or text tokenized with bos. */
 export function promptTokens(tokenizer: Tokenizer | undefined, opts: GenerateOptions): number[] {
   if (opts.messages !== undefined) {
     if (opts.prompt !== undefined) throw new Error("[generate] give either prompt or messages, not both");
@@ -349,6 +193,8 @@ export function promptTokens(tokenizer: Tokenizer | undefined, opts: GenerateOpt
   if (Array.isArray(p)) return p;
   if (typeof p === "string") {
     if (!tokenizer) throw new Error("[generate] a text prompt needs a tokenizer (or pass token ids)");
+    if (!opts.rawPrompt && tokenizer.hasChatTemplate)
+      return tokenizer.applyChatTemplate([{ role: "user", content: p }], { ...opts.chatTemplateOptions, addGenerationPrompt: true, tokenize: true });
     const ids = tokenizer.encode(p, { addSpecialTokens: false });
     const bos = tokenizer.bosTokenId;
     return bos === undefined || ids[0] === bos ? ids : tokenizer.encode(p, { addSpecialTokens: true });

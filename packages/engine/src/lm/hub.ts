@@ -6,6 +6,8 @@ import { join, resolve } from "node:path";
 import { BUNDLED_MODEL_NAME, bundledModelPath } from "./bundled.js";
 
 export class ModelNotFoundError extends Error {
+  /** Stable code the faces map (e.g. HTTP 404). */
+  readonly code = "model_not_found";
   constructor(message: string) {
     super(message);
     this.name = "ModelNotFoundError";

@@ -10,6 +10,8 @@ import type { MxArray } from "../core/array.js";
 /** A decode or validation failure: missing file, not an image, unsupported or oversized, truncated. */
 export class ImageError extends Error {
   override name = "ImageError";
+  /** Stable code the faces map (e.g. HTTP 400). */
+  readonly code = "bad_image";
 }
 
 export type ImageInput = string | Buffer | Uint8Array;

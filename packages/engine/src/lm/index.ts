@@ -2,6 +2,7 @@
 export { load, loadTokenizer, loadWeightsFrom, hasTokenizer } from "./load.js";
 export type { LoadOptions, Loaded } from "./load.js";
 export { Tokenizer } from "./tokenizer.js";
+export { ChatTemplateError, ChatTemplateSyntaxError, ChatTemplateRenderError, ChatTemplateTimeoutError } from "./chat-template.js";
 export type { ChatMessage, ApplyChatTemplateOptions } from "./tokenizer.js";
 export { KVCache, RotatingKVCache, QuantizedKVCache, cacheFromKind } from "./cache.js";
 export type { Cache, CacheSnapshot, KVCodec, QuantizeOptions } from "./cache.js";
@@ -49,7 +50,21 @@ export type { MakePromptCacheOptions } from "./prompt-cache.js";
 export { generate, streamGenerate, generateStep, promptTokens, TextAssembler } from "./generate.js";
 export type { GenerateOptions, GenerationResponse, StepOptions, StepToken, StepInfo, FinishReason } from "./generate.js";
 export { batchGenerate } from "./batch.js";
+export { DecodeLoop, KeyChain, BusyError } from "./decode-loop.js";
+export type { DecodeLoopOptions, RowOptions, RowEvent, TokenConstraint } from "./decode-loop.js";
+export type { DecodeStep, DecodeStepOptions } from "./models/gemma3-text.js";
 export type { BatchGenerateOptions, BatchPrompt } from "./batch.js";
 export { convert, mixedQuantPredicate, QUANT_RECIPES } from "./convert.js";
 export type { ConvertOptions, ConvertResult, QuantRecipe } from "./convert.js";
 export { readQuantization, applyQuantization } from "./quantization.js";
+// Used by the `hearth` CLI (@hearth/cli): configs as JSON, conversion dtypes, saving a model folder, GGUF export,
+// and random-weight checkpoints for benchmarks.
+export type { Json } from "./config.js";
+export { CONVERSION_DTYPES } from "./convert.js";
+export { saveModelFolder } from "./save-model.js";
+export { GgmlType } from "./gguf.js";
+export { convertGemma3ToGguf } from "./gguf-gemma3.js";
+export { gemma3WeightShapes, writeRandomSafetensors } from "./random-weights.js";
+export { assertNotOverwritingInput, pathsOverlap, realpathDeep } from "./paths.js";
+export { ConfigError, validateConfig } from "./config-schema.js";
+export { sideFiles } from "./save-model.js";

@@ -5,6 +5,7 @@ import * as mx from "../core/mx.js";
 import type { MxArray } from "../core/array.js";
 import type { Dtype } from "../core/dtype.js";
 import { treeFlatten } from "../core/tree.js";
+import { UnsupportedModelError } from "../core/errors.js";
 import { readConfig, type Json } from "./config.js";
 import { resolveModelPath } from "./hub.js";
 import { createModel } from "./models/index.js";
@@ -22,9 +23,14 @@ export interface LoadOptions {
   noTokenizer?: boolean;
 }
 
-export interface Loaded {
+/**
+ * What lm.load returns. The tokenizer is there for every text model: a folder without tokenizer files loads, but
+ * reading `tokenizer` then throws an error that says so (pass `noTokenizer: true` to load the weights alone, and
+ * get `tokenizer: undefined` in the type as well).
+ */
+export interface Loaded<T extends Tokenizer | undefined = Tokenizer> {
   model: LanguageModel;
-  tokenizer: Tokenizer | undefined;
+  tokenizer: T;
   config: Json;
   path: string;
 }
@@ -42,8 +48,21 @@ export function loadWeightsFrom(folder: string): Record<string, MxArray> {
   return mx.load(folder) as Record<string, MxArray>;
 }
 
-export async function load(pathOrHubId: string, opts: LoadOptions = {}): Promise<Loaded> {
+/**
+ * A sentence-transformers folder (EmbeddingGemma) holds a Gemma 3 text encoder that lm.load would read, then fail
+ * on with a list of every parameter: say what it is and what takes it instead.
+ */
+export function assertNotEmbedder(path: string, name = path): void {
+  if (existsSync(join(path, "modules.json")))
+    throw new UnsupportedModelError("embedding", `${name} is an embedding model (EmbeddingGemma, sentence-transformers layout: ` +
+      "modules.json), not a text generation model: use 'hearth embed' (lm.loadEmbedder) with it");
+}
+
+export async function load(pathOrHubId: string, opts: LoadOptions & { noTokenizer: true }): Promise<Loaded<undefined>>;
+export async function load(pathOrHubId: string, opts?: LoadOptions & { noTokenizer?: false }): Promise<Loaded<Tokenizer>>;
+export async function load(pathOrHubId: string, opts: LoadOptions = {}): Promise<Loaded<Tokenizer | undefined>> {
   const path = resolveModelPath(pathOrHubId);
+  assertNotEmbedder(path, pathOrHubId);
   const config = readConfig(path);
   const model = await createModel(config);
   let weights = model.sanitize(loadWeightsFrom(path));
@@ -57,7 +76,20 @@ export async function load(pathOrHubId: string, opts: LoadOptions = {}): Promise
   model.eval();
   mx.eval(treeFlatten(model.parameters()).map(([, a]) => a));
   const tokenizer = opts.noTokenizer || !hasTokenizer(path) ? undefined : await loadTokenizer(path);
-  return { model, tokenizer, config, path };
+  if (tokenizer) {
+    const vocab = (config.text_config ?? config).vocab_size;
+    // The base vocabulary must fit; added tokens past it (Gemma 3's image token 262144 with vocab_size 262144 in
+    // the text-only checkpoints) are never produced from text.
+    if (typeof vocab === "number" && tokenizer.vocabSize > vocab)
+      throw new Error(`The tokenizer of ${pathOrHubId} (vocabulary ${tokenizer.vocabSize}) does not match the model ` +
+        `(vocab_size ${vocab}): its ids would index past the embedding. Use the tokenizer files made for this model`);
+  }
+  if (tokenizer || opts.noTokenizer) return { model, tokenizer, config, path };
+  const missing = () => {
+    throw new Error(`${pathOrHubId} has no tokenizer (tokenizer.json): text can't be encoded. Add the tokenizer files ` +
+      "of this model to the folder, or load with { noTokenizer: true } to use the weights alone");
+  };
+  return { model, config, path, get tokenizer(): Tokenizer { return missing(); } };
 }
 
 export { loadTokenizer };

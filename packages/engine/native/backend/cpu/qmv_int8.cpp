@@ -83,7 +83,7 @@ void QuantizedMatmulI8::eval_cpu(const std::vector<Array>& in, Array& out) {
   const qi::Elem es = scales.dtype() == Dtype::float32 ? qi::Elem::f32
                       : scales.dtype() == Dtype::bfloat16 ? qi::Elem::bf16 : qi::Elem::f16;
   const qi::Problem p{M, N, K, bits_, int(gs), xq.get(), xl.get(), xsum.data(), xcorr.data(), w.data<uint32_t>(),
-                      scales.raw(), biases.raw(), es, y.data()};
+                      scales.raw(), biases.raw(), es, y.data(), N};
   // ~32 KB of codes per work item at least; each thread takes contiguous columns.
   const int64_t per_col = K * bits_ / 8, grain = std::max<int64_t>(16, (int64_t(32) << 10) / std::max<int64_t>(per_col, 1));
   parallel_for(size_t(N), size_t(grain), [&](size_t b, size_t e) { run(p, int64_t(b), int64_t(e)); });

@@ -38,61 +38,85 @@ inline float hsum(__m512 v) {
   return _mm_cvtss_f32(b);
 }
 
-// NC output columns at once (they share the x loads). Weight scales are loaded 16 groups at a time and spread
+// NC output columns × MR rows of x at once. Per chunk the codes of each column are loaded and unpacked once and
+// meet the MR rows' int8 x (so a batch of rows reads and decodes every weight once: the server's continuous
+// batching runs all its sequences through one product). Weight scales are loaded 16 groups at a time and spread
 // to the lanes of each chunk by a per-chunk permutation (idx[c % period]).
 constexpr int64_t PF = 3072;  // prefetch distance in bytes of codes per column
 
-template <int BITS, int NC>
-void columns(const Problem& p, int64_t n, const __m512i* idx, int64_t period) {
+template <int BITS, int NC, int MR>
+void block(const Problem& p, int64_t n, int64_t m0, const __m512i* idx, int64_t period) {
   constexpr int64_t V = BITS == 4 ? 128 : 64;  // values per chunk
   const int64_t K = p.K, G = K / p.gs, nch = K / V, wbytes = K * BITS / 8;
   const __m512i nib = _mm512_set1_epi8(0x0F);
   const uint8_t* wr[NC];
   for (int j = 0; j < NC; j++) wr[j] = reinterpret_cast<const uint8_t*>(p.w) + (n + j) * wbytes;
-  for (int64_t m = 0; m < p.M; m++) {
-    const int8_t* xq = p.xq + m * K;
-    const float* xl = p.xlane + m * nch * 16;
-    __m512 acc[NC], sw16[NC];
-    for (int j = 0; j < NC; j++) acc[j] = _mm512_setzero_ps(), sw16[j] = _mm512_setzero_ps();
-    // ci = c % period, kept as a counter: a division per chunk costs as much as the chunk's arithmetic.
-    for (int64_t c = 0, ci = 0; c < nch; c++, ci = ci + 1 == period ? 0 : ci + 1) {
-      if (ci == 0) {
-        const int64_t g = (c * V) / p.gs, cnt = G - g < 16 ? G - g : 16;
-        for (int j = 0; j < NC; j++) sw16[j] = load_groups(p.scales, (n + j) * G + g, cnt, p.es);
-      }
-      const __m512 xs = _mm512_load_ps(xl + c * 16);
-      __m512i d[NC];
-      // The loads of the codes are where the time goes (the dot products wait on them): more lines in flight.
+  const int8_t* xq[MR];
+  const float* xl[MR];
+  for (int r = 0; r < MR; r++) xq[r] = p.xq + (m0 + r) * K, xl[r] = p.xlane + (m0 + r) * nch * 16;
+  __m512 acc[NC][MR], sw16[NC];
+  for (int j = 0; j < NC; j++) {
+    sw16[j] = _mm512_setzero_ps();
+    for (int r = 0; r < MR; r++) acc[j][r] = _mm512_setzero_ps();
+  }
+  // Later row blocks find the codes in cache: only the first one prefetches.
+  const bool pf = m0 == 0;
+  // ci = c % period, kept as a counter: a division per chunk costs as much as the chunk's arithmetic.
+  for (int64_t c = 0, ci = 0; c < nch; c++, ci = ci + 1 == period ? 0 : ci + 1) {
+    if (ci == 0) {
+      const int64_t g = (c * V) / p.gs, cnt = G - g < 16 ? G - g : 16;
+      for (int j = 0; j < NC; j++) sw16[j] = load_groups(p.scales, (n + j) * G + g, cnt, p.es);
+    }
+    // The loads of the codes are where a lone row's time goes (the dot products wait on them): more in flight.
+    if (pf)
       for (int j = 0; j < NC; j++) _mm_prefetch(reinterpret_cast<const char*>(wr[j] + c * 64 + PF), _MM_HINT_T0);
+    for (int j = 0; j < NC; j++) {
+      const __m512 ws = _mm512_permutexvar_ps(idx[ci], sw16[j]);
+      const __m512i v = _mm512_loadu_si512(wr[j] + c * 64);
       if constexpr (BITS == 4) {
-        const __m512i xe = _mm512_load_si512(xq + c * V), xo = _mm512_load_si512(xq + c * V + 64);
-        for (int j = 0; j < NC; j++) {
-          const __m512i v = _mm512_loadu_si512(wr[j] + c * 64);
-          d[j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v, nib), xe);
-          d[j] = _mm512_dpbusd_epi32(d[j], _mm512_and_si512(_mm512_srli_epi16(v, 4), nib), xo);
+        const __m512i lo = _mm512_and_si512(v, nib), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), nib);
+        for (int r = 0; r < MR; r++) {
+          __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_load_si512(xq[r] + c * V));
+          d = _mm512_dpbusd_epi32(d, hi, _mm512_load_si512(xq[r] + c * V + 64));
+          const __m512 s = _mm512_mul_ps(ws, _mm512_load_ps(xl[r] + c * 16));
+          acc[j][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s, acc[j][r]);
         }
       } else {
-        const __m512i xv = _mm512_load_si512(xq + c * V);
-        for (int j = 0; j < NC; j++) d[j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(wr[j] + c * 64), xv);
-      }
-      for (int j = 0; j < NC; j++) {
-        const __m512 s = _mm512_mul_ps(_mm512_permutexvar_ps(idx[ci], sw16[j]), xs);
-        acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d[j]), s, acc[j]);
-      }
-    }
-    // Σ_g bias_g · Σx_g + scale_g · xcorr_g (see Problem::xcorr)
-    const float* xsum = p.xsum + m * G;
-    const float* xc = p.xcorr + m * G;
-    for (int64_t g = 0; g < G; g += 16) {
-      const int64_t cnt = G - g < 16 ? G - g : 16;
-      const __mmask16 t = tail(cnt);
-      const __m512 a = _mm512_maskz_loadu_ps(t, xsum + g), b = _mm512_maskz_loadu_ps(t, xc + g);
-      for (int j = 0; j < NC; j++) {
-        acc[j] = _mm512_fmadd_ps(load_groups(p.biases, (n + j) * G + g, cnt, p.es), a, acc[j]);
-        acc[j] = _mm512_fmadd_ps(load_groups(p.scales, (n + j) * G + g, cnt, p.es), b, acc[j]);
+        for (int r = 0; r < MR; r++) {
+          const __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, _mm512_load_si512(xq[r] + c * V));
+          const __m512 s = _mm512_mul_ps(ws, _mm512_load_ps(xl[r] + c * 16));
+          acc[j][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s, acc[j][r]);
+        }
       }
     }
-    for (int j = 0; j < NC; j++) p.y[m * p.N + n + j] = hsum(acc[j]);
+  }
+  // Σ_g bias_g · Σx_g + scale_g · xcorr_g (see Problem::xcorr)
+  for (int64_t g = 0; g < G; g += 16) {
+    const int64_t cnt = G - g < 16 ? G - g : 16;
+    const __mmask16 t = tail(cnt);
+    for (int j = 0; j < NC; j++) {
+      const __m512 bj = load_groups(p.biases, (n + j) * G + g, cnt, p.es), sj = load_groups(p.scales, (n + j) * G + g, cnt, p.es);
+      for (int r = 0; r < MR; r++) {
+        const __m512 a = _mm512_maskz_loadu_ps(t, p.xsum + (m0 + r) * G + g), b = _mm512_maskz_loadu_ps(t, p.xcorr + (m0 + r) * G + g);
+        acc[j][r] = _mm512_fmadd_ps(bj, a, acc[j][r]);
+        acc[j][r] = _mm512_fmadd_ps(sj, b, acc[j][r]);
+      }
+    }
+  }
+  for (int j = 0; j < NC; j++)
+    for (int r = 0; r < MR; r++) p.y[(m0 + r) * p.ldy + n + j] = hsum(acc[j][r]);
+}
+
+// All rows of x for columns [n, n + NC): blocks of up to 4 rows (4 columns × 4 rows = 16 accumulators).
+template <int BITS, int NC>
+void columns(const Problem& p, int64_t n, const __m512i* idx, int64_t period) {
+  int64_t m = 0;
+  for (; m + 4 <= p.M; m += 4) block<BITS, NC, 4>(p, n, m, idx, period);
+  switch (p.M - m) {
+    case 3: block<BITS, NC, 3>(p, n, m, idx, period); break;
+    case 2: block<BITS, NC, 2>(p, n, m, idx, period); break;
+    case 1: block<BITS, NC, 1>(p, n, m, idx, period); break;
+    default: break;
   }
 }
 

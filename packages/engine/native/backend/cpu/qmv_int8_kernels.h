@@ -25,7 +25,8 @@ struct Problem {
   const void* scales;  // [N, G]
   const void* biases;  // [N, G]
   Elem es;
-  float* y;            // [M, N]
+  float* y;            // y[m·ldy + n]
+  int64_t ldy;
 };
 
 using RunFn = void (*)(const Problem& p, int64_t n0, int64_t n1);

@@ -10,6 +10,7 @@ import type { Dtype } from "../../core/dtype.js";
 import { treeFlatten } from "../../core/tree.js";
 import { Module } from "../../nn/module.js";
 import { Linear } from "../../nn/layers/linear.js";
+import { validateConfig } from "../config-schema.js";
 import { readJson, type Json } from "../config.js";
 import { resolveModelPath } from "../hub.js";
 import { loadTokenizer, type Tokenizer } from "../tokenizer.js";
@@ -270,8 +271,11 @@ export async function loadEmbedder(pathOrHubId: string, opts: LoadEmbedderOption
   const kinds = modules.map((m) => String(m.type ?? "").split(".").pop());
   if (kinds[0] !== "Transformer") throw new Error(`${modulesPath}: the first module must be a Transformer, got ${modules[0]?.type}`);
   const tfFolder = join(path, modules[0].path ?? "");
-  const config = readJson(join(tfFolder, "config.json"));
+  const config = validateConfig(readJson(join(tfFolder, "config.json")), join(tfFolder, "config.json"));
   const type = config.model_type;
+  if (type === "gemma3" && config.vision_config)
+    throw new Error(`${pathOrHubId} is a Gemma 3 vision-language model (model_type 'gemma3' with a vision_config), not an ` +
+      "embedding model: use 'hearth generate' or 'hearth describe-image' with it; 'hearth embed' takes EmbeddingGemma folders");
   if (type !== "gemma3_text" && type !== "gemma3")
     throw new Error(`loadEmbedder supports Gemma 3 text encoders (EmbeddingGemma); got model_type '${type}'`);
   const hidden = (config.text_config ?? config).hidden_size;

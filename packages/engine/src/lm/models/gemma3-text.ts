@@ -8,6 +8,11 @@ import { Embedding } from "../../nn/layers/embedding.js";
 import { geluApprox } from "../../core/ops-activations.js";
 import { gemma3TextArgs, type Gemma3TextArgs, type Json } from "../config.js";
 import { KVCache, RotatingKVCache, type Cache } from "../cache.js";
+import { quantizedMatmulInt8, quantizedMatmulInt8Supported } from "../../core/ops-qmv-int8.js";
+import {
+  packedQuantizedKernelName, packedQuantizedMatmul, packedQuantizedMatmulSplit, quantizedRepack, quantizedRepackSupported,
+  type PackedQuantized,
+} from "../../core/ops-qmv-packed.js";
 
 export type { Gemma3TextArgs };
 export const modelArgs = (config: Json): Gemma3TextArgs => gemma3TextArgs(config);
@@ -43,6 +48,22 @@ export interface ForwardOptions {
 
 type LayerMask = { mask?: MxArray | "causal"; slidingWindow?: number };
 
+/**
+ * x · Wᵀ through a linear layer; the compiled decode step swaps in the int8-activation kernels. `many`, where
+ * given, runs several layers that share the input (q/k/v, gate/up) as one fused product.
+ */
+export type LinearFn = ((layer: { forward(x: MxArray): MxArray }, x: MxArray) => MxArray) & {
+  many?: (layers: { forward(x: MxArray): MxArray }[], x: MxArray) => MxArray[];
+};
+const plainLinear: LinearFn = (layer, x) => layer.forward(x);
+const linears = (linear: LinearFn, layers: { forward(x: MxArray): MxArray }[], x: MxArray): MxArray[] =>
+  linear.many ? linear.many(layers, x) : layers.map((l) => linear(l, x));
+
+/** Gemma's final-logit soft cap: cap · tanh(logits / cap) (the one place it is written). */
+export function softcap(logits: MxArray, cap: number | null | undefined): MxArray {
+  return cap ? mx.multiply(mx.tanh(mx.divide(logits, cap)), cap) : logits;
+}
+
 export class Attention extends Module {
   q_proj: Linear;
   k_proj: Linear;
@@ -77,22 +98,36 @@ export class Attention extends Module {
     this.ropeScale = 1 / rope.factor;
   }
 
-  forward(x: MxArray, layerMask: LayerMask, cache?: Cache): MxArray {
+  /** q, k, v [B, heads, L, headDim] for normed hidden states x [B, L, dim], RoPE'd from `offset` (one per row, or shared). */
+  project(x: MxArray, offset: number | MxArray, linear: LinearFn = plainLinear): [MxArray, MxArray, MxArray] {
     const [B, L] = x.shape;
     const split = (t: MxArray, heads: number) => mx.transpose(mx.reshape(t, [B, L, heads, this.headDim]), [0, 2, 1, 3]);
-    let q = this.q_norm.forward(split(this.q_proj.forward(x), this.nHeads));
-    let k = this.k_norm.forward(split(this.k_proj.forward(x), this.nKv));
-    let v = split(this.v_proj.forward(x), this.nKv);
-    const offset = cache ? cache.offset : 0;
     const ropeOpts = { traditional: false, base: this.ropeBase, scale: this.ropeScale, offset };
-    q = mx.fast.rope(q, this.headDim, ropeOpts);
-    k = mx.fast.rope(k, this.headDim, ropeOpts);
-    if (cache) [k, v] = cache.updateAndFetch(k, v);
+    const [qp, kp, vp] = linears(linear, [this.q_proj, this.k_proj, this.v_proj], x);
+    const q = mx.fast.rope(this.q_norm.forward(split(qp, this.nHeads)), this.headDim, ropeOpts);
+    const k = mx.fast.rope(this.k_norm.forward(split(kp, this.nKv)), this.headDim, ropeOpts);
+    const v = split(vp, this.nKv);
+    return [q, k, v];
+  }
+
+  /** Attention over what the cache returned (keys/values [B, kvHeads, keys, headDim]). */
+  attend(q: MxArray, k: MxArray, v: MxArray, layerMask: LayerMask = {}): MxArray {
     const opts: Record<string, unknown> = { scale: this.scale };
     if (layerMask.mask !== undefined) opts.mask = layerMask.mask;
     if (layerMask.slidingWindow !== undefined) opts.slidingWindow = layerMask.slidingWindow;
-    const o = mx.fast.scaledDotProductAttention(q, k, v, opts);
-    return this.o_proj.forward(mx.reshape(mx.transpose(o, [0, 2, 1, 3]), [B, L, -1]));
+    return mx.fast.scaledDotProductAttention(q, k, v, opts);
+  }
+
+  /** The output projection of attention's result o [B, heads, L, headDim]. */
+  output(o: MxArray, linear: LinearFn = plainLinear): MxArray {
+    const [B, , L] = o.shape;
+    return linear(this.o_proj, mx.reshape(mx.transpose(o, [0, 2, 1, 3]), [B, L, this.nHeads * this.headDim]));
+  }
+
+  forward(x: MxArray, layerMask: LayerMask, cache?: Cache): MxArray {
+    let [q, k, v] = this.project(x, cache ? cache.offset : 0);
+    if (cache) [k, v] = cache.updateAndFetch(k, v);
+    return this.output(this.attend(q, k, v, layerMask));
   }
 }
 
@@ -106,10 +141,11 @@ export class MLP extends Module {
     this.up_proj = new Linear(dim, hidden, false);
     this.down_proj = new Linear(hidden, dim, false);
   }
-  forward(x: MxArray): MxArray {
+  forward(x: MxArray, linear: LinearFn = plainLinear): MxArray {
     // gelu(gate) · up as one fused kernel (the plain-op chain runs tanh through scalar libm: in a 512-token
     // prompt it cost as much as all the matrix products).
-    return this.down_proj.forward(geluApprox(this.gate_proj.forward(x), this.up_proj.forward(x)));
+    const [gate, up] = linears(linear, [this.gate_proj, this.up_proj], x);
+    return linear(this.down_proj, geluApprox(gate, up));
   }
 }
 
@@ -139,11 +175,23 @@ export class TransformerBlock extends Module {
     this.post_feedforward_layernorm = n();
   }
 
-  forward(x: MxArray, mask: LayerMask, cache?: Cache): MxArray {
-    const r = this.self_attn.forward(this.input_layernorm.forward(x), mask, cache);
+  /** The block up to attention: q, k, v of hidden states x [B, L, dim] (see Attention.project). */
+  attnIn(x: MxArray, offset: number | MxArray, linear: LinearFn = plainLinear): [MxArray, MxArray, MxArray] {
+    return this.self_attn.project(this.input_layernorm.forward(x), offset, linear);
+  }
+
+  /** The block after attention: output projection, norms, residuals and MLP, given attention's result o. */
+  attnOut(x: MxArray, o: MxArray, linear: LinearFn = plainLinear): MxArray {
+    const r = this.self_attn.output(o, linear);
     const h = clipResidual(x, this.post_attention_layernorm.forward(r));
-    const m = this.mlp.forward(this.pre_feedforward_layernorm.forward(h));
+    const m = this.mlp.forward(this.pre_feedforward_layernorm.forward(h), linear);
     return clipResidual(h, this.post_feedforward_layernorm.forward(m));
+  }
+
+  forward(x: MxArray, mask: LayerMask, cache?: Cache): MxArray {
+    let [q, k, v] = this.attnIn(x, cache ? cache.offset : 0);
+    if (cache) [k, v] = cache.updateAndFetch(k, v);
+    return this.attnOut(x, this.self_attn.attend(q, k, v, mask));
   }
 }
 
@@ -177,10 +225,13 @@ export class Gemma3TextModel extends Module {
     this.norm = new GemmaRMSNorm(args.hiddenSize, args.rmsNormEps);
   }
 
+  /** Scales embeddings by sqrt(hidden) rounded to the model dtype, as transformers does. */
+  scaleEmbeddings(h: MxArray): MxArray {
+    return mx.multiply(h, mx.array(Math.sqrt(this.args.hiddenSize), h.dtype));
+  }
+
   forward(inputs: MxArray, opts: ForwardOptions = {}): MxArray {
-    let h = opts.inputEmbeddings ?? this.embed_tokens.forward(inputs);
-    // Scaled by sqrt(hidden) rounded to the model dtype, as transformers does.
-    h = mx.multiply(h, mx.array(Math.sqrt(this.args.hiddenSize), h.dtype));
+    let h = this.scaleEmbeddings(opts.inputEmbeddings ?? this.embed_tokens.forward(inputs));
     opts.hiddenStates?.push(h);
     const cache = opts.cache;
     const L = h.shape[1];
@@ -253,12 +304,33 @@ export class Model extends Module {
 
   /** Logits [B, L, vocab] for input ids [B, L]. */
   forward(inputs: MxArray, opts: ForwardOptions = {}): MxArray {
-    const h = this.model.forward(inputs, opts);
-    let out = this.lm_head ? this.lm_head.forward(h) : this.model.embed_tokens.asLinear(h);
-    const cap = this.args.finalLogitSoftcapping;
-    if (cap) out = mx.multiply(mx.tanh(mx.divide(out, cap)), cap);
-    return out;
+    return this.logits(this.model.forward(inputs, opts));
   }
+
+  /** Logits of final (normed) hidden states: the vocabulary head and the soft cap. */
+  logits(h: MxArray, linear: LinearFn = plainLinear): MxArray {
+    // Tied embeddings: the head is the embedding used as a linear layer (`tied` lets the step see its quantization).
+    const head = this.lm_head ?? { forward: (x: MxArray) => this.model.embed_tokens.asLinear(x), tied: this.model.embed_tokens };
+    return softcap(linear(head, h), this.args.finalLogitSoftcapping);
+  }
+
+  /**
+   * The model's compiled decode step (see makeGemma3DecodeStep), built once per model and per set of weights and
+   * adapter layers (it is rebuilt only when those change); undefined where it does not apply.
+   */
+  makeDecodeStep(opts: DecodeStepOptions = {}): DecodeStep | undefined {
+    const int8 = opts.int8Activations ?? true;
+    const envOff = typeof process !== "undefined" && process.env?.HEARTH_PACKED === "0";
+    const packed = int8 && (opts.packedWeights ?? !envOff) && packedQuantizedKernelName() !== "generic";
+    const fingerprint = decodeStepFingerprint(this);
+    const hit = this._decodeSteps.find((s) => s.int8 === int8 && s.packed === packed && sameArrays(s.fingerprint, fingerprint));
+    if (hit) return hit.step;
+    const step = makeGemma3DecodeStep(this, int8, packed);
+    // One step per setting: a packed step holds a second copy of the weights, so another setting replaces it.
+    this._decodeSteps = [{ int8, packed, fingerprint, step }];
+    return step;
+  }
+  private _decodeSteps: { int8: boolean; packed: boolean; fingerprint: unknown[]; step: DecodeStep | undefined }[] = [];
 
   /** Checkpoint tensors → this model's parameter names. */
   sanitize(weights: Record<string, MxArray>): Record<string, MxArray> {
@@ -283,4 +355,166 @@ export class Model extends Module {
       return l.self_attn.isSliding ? new RotatingKVCache(this.args.slidingWindow, 0) : new KVCache();
     });
   }
+}
+
+// ---- the compiled decode step ----
+
+export interface DecodeStepOptions {
+  /**
+   * 4- and 8-bit quantized layers use int8 activations (x rounded per group, as llama.cpp does for Q4_0/Q8_0)
+   * on AVX512-VNNI: ~0.5% relative error in each product, ~2x less CPU per weight. Default true.
+   */
+  int8Activations?: boolean;
+  /**
+   * With int8 activations: 4- and 8-bit layers are repacked once, when the step is built, into the packed layout
+   * (core/ops-qmv-packed.ts: one interleaved stream per 16 output columns; q/k/v and gate/up each packed into
+   * one product), which reads each weight once for all rows of a batched step. Costs a second copy of those
+   * weights in memory. Default true where the CPU has a vector kernel for it (AVX-512 VNNI or AVX2);
+   * HEARTH_PACKED=0 turns it off (A/B runs).
+   */
+  packedWeights?: boolean;
+}
+
+/**
+ * Token ids [B, 1] → logits [B, vocab] for B rows, each with its own caches (`caches[b]`, the model's own kinds,
+ * already holding that row's prompt) at its own offset; advances every row's caches by one position.
+ */
+export type DecodeStep = (tokens: MxArray, caches: Cache[][]) => MxArray;
+
+/** A quantized layer's parameters (QuantizedLinear / QuantizedEmbedding). */
+interface Quantized {
+  weight: MxArray;
+  scales: MxArray;
+  biases: MxArray;
+  groupSize: number;
+  bits: number;
+  bias?: MxArray;
+}
+
+function quantizedOf(m: unknown): Quantized | undefined {
+  const q = m as Partial<Quantized> & { mode?: string };
+  if (!q || !q.scales || !q.biases || !q.weight || typeof q.groupSize !== "number" || typeof q.bits !== "number") return undefined;
+  if (q.mode !== undefined && q.mode !== "affine") return undefined;
+  return q as Quantized;
+}
+
+/** What a compiled step captured: every parameter array and layer object (adapters replace layers). */
+function decodeStepFingerprint(model: Model): unknown[] {
+  const out: unknown[] = [model.lm_head, model.model.embed_tokens];
+  const walk = (t: unknown): void => {
+    if (mx.isArray(t)) out.push(t);
+    else if (Array.isArray(t)) t.forEach(walk);
+    else if (t && typeof t === "object") Object.values(t).forEach(walk);
+  };
+  for (const l of model.model.layers) {
+    const a = l.self_attn, m = l.mlp;
+    out.push(a.q_proj, a.k_proj, a.v_proj, a.o_proj, m.gate_proj, m.up_proj, m.down_proj);
+  }
+  walk(model.parameters());
+  return out;
+}
+
+const sameArrays = (a: unknown[], b: unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * The packed weights of a model's quantized layers (see DecodeStepOptions.packedWeights), keyed by layer: q/k/v
+ * under q_proj and gate/up under gate_proj as one packed weight each (where they can be packed together), the
+ * others alone. Evaluated here, layer by layer, so the step's trace captures them as constants.
+ */
+function packWeights(model: Model): Map<object, PackedQuantized> {
+  const out = new Map<object, PackedQuantized>();
+  const packable = (l: object) => {
+    const q = quantizedOf(l);
+    if (!q || q.weight.ndim !== 2) return undefined;
+    const K = (q.weight.shape[1] * 32) / q.bits;
+    return quantizedRepackSupported(q.weight.shape[0], K, q.groupSize, q.bits) ? q : undefined;
+  };
+  const add = (key: object, ls: object[]) => {
+    const qs = ls.map(packable);
+    if (qs.some((q) => !q)) return false;
+    const first = qs[0]!;
+    if (qs.some((q) => q!.groupSize !== first.groupSize || q!.bits !== first.bits || q!.scales.dtype !== first.scales.dtype ||
+      q!.weight.shape[1] !== first.weight.shape[1])) return false;
+    const p = quantizedRepack(qs.map((q) => ({ wq: q!.weight, scales: q!.scales, biases: q!.biases })), { groupSize: first.groupSize, bits: first.bits });
+    mx.eval(p.packed);
+    out.set(key, p);
+    return true;
+  };
+  for (const l of model.model.layers) {
+    const a = l.self_attn, m = l.mlp;
+    if (!add(a.q_proj, [a.q_proj, a.k_proj, a.v_proj])) for (const x of [a.q_proj, a.k_proj, a.v_proj]) add(x, [x]);
+    if (!add(m.gate_proj, [m.gate_proj, m.up_proj])) for (const x of [m.gate_proj, m.up_proj]) add(x, [x]);
+    add(a.o_proj, [a.o_proj]);
+    add(m.down_proj, [m.down_proj]);
+  }
+  add(model.lm_head ?? model.model.embed_tokens, [model.lm_head ?? model.model.embed_tokens]);
+  return out;
+}
+
+/**
+ * The compiled decode step of a Gemma 3 text model. The forward builds ~2000 graph nodes per token from JS (each
+ * op: a JS wrapper, a native call, scalar constants as full+broadcast nodes, `1 + weight` of every norm
+ * recomputed). Here each layer is the block's own attnIn / attnOut (the same code as the forward), each under
+ * `mx.compile` with static shapes, replayed natively per token with elementwise chains fused and
+ * input-independent values (the norms' 1 + w, transposed weights) computed once at trace time. Only the KV cache
+ * update and attention, whose shapes grow with the context and differ per row, stay uncompiled.
+ *
+ * Batching: the projections and the MLP run once over all B rows (one read of the weights per step, which is
+ * what a decode step on a CPU is bound by); RoPE takes one offset per row; each row's keys/values go to its own
+ * caches and attention runs per row on exactly that row's keys, so rows at different lengths, and sliding-window
+ * rows that have rotated, need neither padding nor masks and give what they give alone.
+ */
+function makeGemma3DecodeStep(model: Model, int8: boolean, packed: boolean): DecodeStep | undefined {
+  const inner = model.model;
+  if (inner.args.attnLogitSoftcapping) return undefined;  // not a Gemma 3 feature; leave such configs to forward()
+  const quantOf = (layer: object) => (int8 ? quantizedOf((layer as { tied?: unknown }).tied ?? layer) : undefined);
+  const packs = packed ? packWeights(model) : undefined;
+  const withBias = (y: MxArray, q: Quantized) => (q.bias ? mx.add(y, q.bias) : y);
+  const linear: LinearFn = (layer, x) => {
+    const q = quantOf(layer);
+    const p = packs?.get((layer as { tied?: object }).tied ?? layer);
+    if (q && p) return withBias(packedQuantizedMatmul(x, p), q);
+    if (!q || !quantizedMatmulInt8Supported(x.shape[x.ndim - 1], q.groupSize, q.bits)) return layer.forward(x);
+    return withBias(quantizedMatmulInt8(x, q.weight, q.scales, q.biases, q.groupSize, q.bits), q);
+  };
+  // q/k/v and gate/up packed together: one product (one quantization of x, one parallel region), split after.
+  linear.many = (ls, x) => {
+    const p = packs?.get(ls[0]);
+    if (!p || p.splits.length !== ls.length) return ls.map((l) => linear(l, x));
+    return packedQuantizedMatmulSplit(x, p).map((y, i) => withBias(y, quantOf(ls[i])!));
+  };
+  const embed = mx.compile((tok: MxArray) => inner.scaleEmbeddings(inner.embed_tokens.forward(tok)));
+  const layers = inner.layers.map((layer) => ({
+    pre: mx.compile((h: MxArray, offset: MxArray) => layer.attnIn(h, offset, linear)),
+    post: mx.compile((h: MxArray, o: MxArray) => layer.attnOut(h, o, linear)),
+    attn: layer.self_attn,
+  }));
+  const head = mx.compile((h: MxArray) => {
+    const out = model.logits(inner.norm.forward(h), linear);
+    return mx.reshape(out, [out.shape[0], out.shape[2]]);
+  });
+  return (tokens: MxArray, caches: Cache[][]) => {
+    const B = caches.length;
+    if (tokens.shape[0] !== B || tokens.shape[1] !== 1)
+      throw new Error(`[decodeStep] tokens must be [${B}, 1] for ${B} rows, got [${tokens.shape.join(", ")}]`);
+    // One row: a scalar offset (the trace the single-sequence step always used); several: one per row.
+    const offset = B === 1 ? mx.array(caches[0][0].offset, mx.int32) : mx.array(caches.map((c) => c[0].offset), mx.int32);
+    let h = embed(tokens);
+    layers.forEach((l, i) => {
+      const [q, k, v] = l.pre(h, offset) as MxArray[];
+      let o: MxArray;
+      if (B === 1) {
+        const [kc, vc] = caches[0][i].updateAndFetch(k, v);
+        o = l.attn.attend(q, kc, vc);
+      } else {
+        const row = (t: MxArray, b: number) => mx.slice(t, [b, 0, 0, 0], [b + 1, t.shape[1], 1, t.shape[3]]);
+        o = mx.concatenate(caches.map((c, b) => {
+          const [kc, vc] = c[i].updateAndFetch(row(k, b), row(v, b));
+          return l.attn.attend(row(q, b), kc, vc);
+        }), 0);
+      }
+      h = l.post(h, o);
+    });
+    return head(h);
+  };
 }

