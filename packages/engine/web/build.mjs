@@ -37,6 +37,9 @@ const common = {
   // The engine reads process.env for optional settings (HF cache folders...): none in a browser.
   define: { "process.env": "{}" },
 };
-await build({ ...common, entryPoints: [join(here, "src", "worker.ts")], outfile: join(here, "dist", "worker.js"), format: "iife" });
+// import.meta is empty in the worker's iife bundle; the engine's path arithmetic (src/lm/bundled.ts) only needs a
+// well-formed file URL there, and nothing in the browser reads files through it.
+const workerDefine = { ...common.define, "import.meta.url": JSON.stringify("file:///hearth/packages/engine/dist/src/index.js") };
+await build({ ...common, define: workerDefine, entryPoints: [join(here, "src", "worker.ts")], outfile: join(here, "dist", "worker.js"), format: "iife" });
 await build({ ...common, entryPoints: [join(here, "src", "page.ts")], outfile: join(here, "dist", "page.js"), format: "esm" });
 console.log("web/dist: worker.js, page.js");

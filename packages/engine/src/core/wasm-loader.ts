@@ -2,7 +2,7 @@
 // exports the same Node-API addon as the native build, through emnapi, so the rest of the engine cannot tell
 // them apart except through backendInfo().
 import { createRequire } from "node:module";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -78,6 +78,9 @@ export async function loadWasmAddon(): Promise<WasmAddon> {
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith("HEARTH_") && v !== undefined) env[k] = v;
   env.HEARTH_WASM_THREADS = String(mt ? threads : 1);
   const M = await factory({
+    // The bytes are handed over: emscripten 3.1.6's glue would otherwise fetch() a file path, which Node's
+    // fetch rejects.
+    wasmBinary: readFileSync(glue.replace(/\.js$/, ".wasm")),
     hearthPoolSize: mt ? threads - 1 : 0,
     // getenv() in C++ sees the HEARTH_* variables (HEARTH_ISA, HEARTH_POOL_SPIN...) as in the native build.
     preRun: [(m: EmscriptenModule) => Object.assign(m.ENV, env)],

@@ -52,18 +52,16 @@ async function init(m: InitMsg): Promise<void> {
   );
   engine = await import("./engine-entry.js");
   loaded = await engine.load(dir);
+  if (loaded.tokenizer) loaded.tokenizer.chatTemplateTimeoutMs = 0; // see generate()
   scope.postMessage({ type: "ready", info: engine.backendInfo(), loadMs: performance.now() - t0 });
 }
 
 async function generate(m: GenerateMsg): Promise<void> {
   if (!engine || !loaded?.tokenizer) throw new Error("[generate] the model is not loaded (send init first)");
   const { model, tokenizer } = loaded;
-  const text = tokenizer.applyChatTemplate([{ role: "user", content: m.prompt }], {
-    tokenize: false,
-    addGenerationPrompt: true,
-    timeoutMs: 0, // the guarded render needs node:worker_threads; this worker is already off the page's thread
-  }) as unknown as string;
-  const prompt = engine.promptTokens(tokenizer, { prompt: text });
+  // The prompt as one user turn through the chat template, rendered in-thread (timeoutMs 0): the guarded render
+  // needs node:worker_threads, and this worker is already off the page's thread.
+  const prompt = engine.promptTokens(tokenizer, { prompt: m.prompt, chatTemplateOptions: { timeoutMs: 0 } });
   let out = "";
   let last: any;
   for await (const r of engine.streamGenerate(model, tokenizer, { prompt, maxTokens: m.maxTokens, temp: 0 })) {

@@ -13,6 +13,9 @@ export const homedir = () => "/home/web";
 export const tmpdir = () => "/tmp";
 export const cpus = () => Array.from({ length: navigator.hardwareConcurrency || 1 }, () => ({}));
 export const platform = () => "browser";
+// The wasm heap is capped at 2 GiB (wasm/Makefile), so that is the memory the engine can size its cache on.
+export const totalmem = () => 2 * 2 ** 30;
+export const freemem = () => 2 * 2 ** 30;
 export const EOL = "\n";
 export const fileURLToPath = (u: string | URL) => new URL(String(u)).pathname;
 export const pathToFileURL = (p: string) => new URL("file://" + p);
