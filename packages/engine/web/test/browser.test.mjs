@@ -23,8 +23,13 @@ async function runPage(isolate) {
     page.on("console", (m) => logs.push(m.text()));
     page.on("pageerror", (e) => logs.push(String(e)));
     await page.goto(`http://127.0.0.1:${server.address().port}/web/index.html`);
-    await page.waitForFunction(() => document.body.dataset.answer !== undefined || document.body.dataset.error !== undefined,
-      null, { timeout: 240_000 });
+    try {
+      await page.waitForFunction(() => document.body.dataset.answer !== undefined || document.body.dataset.error !== undefined,
+        null, { timeout: 240_000 });
+    } catch (e) {
+      const status = await page.evaluate(() => document.getElementById("status")?.textContent).catch(() => "?");
+      throw new Error(`${e.message}\npage status: ${status}\n${logs.join("\n")}`);
+    }
     const data = await page.evaluate(() => ({ ...document.body.dataset, isolated: self.crossOriginIsolated, cores: navigator.hardwareConcurrency }));
     await page.close();
     assert.equal(data.error, undefined, `page error: ${data.error}\n${logs.join("\n")}`);
