@@ -39,14 +39,19 @@ test("HEARTH_BACKEND=wasm runs the WebAssembly build, with the engine's [op] err
   assert.equal(r.stderr, ""); // forced: no fallback line
 });
 
-test("HEARTH_BACKEND=wasm with HEARTH_THREADS=2 runs the pthread build on two threads", () => {
-  const r = run(`${info} mx.setNumThreads(1); console.log(mx.numThreads()); mx.setNumThreads(0); console.log(mx.numThreads());`,
+test("HEARTH_BACKEND=wasm with HEARTH_THREADS=2 runs the pthread build on two threads, [op] errors intact", () => {
+  // The pthread build links its own unwinder glue (wasm/unwind-wasm-mt.c); without it every C++ exception there
+  // escaped to JS as a bare WebAssembly.Exception.
+  const r = run(
+    `${info} mx.setNumThreads(1); console.log(mx.numThreads()); mx.setNumThreads(0); console.log(mx.numThreads());
+     try { mx.concatenate([mx.ones([2, 3]), mx.ones([2, 4])], 0); } catch (e) { console.log(e instanceof EngineError, e.message); }`,
     { HEARTH_BACKEND: "wasm", HEARTH_THREADS: "2" });
   assert.equal(r.status, 0, r.stderr);
-  const [infoLine, one, back] = r.stdout.trim().split("\n");
+  const [infoLine, one, back, err] = r.stdout.trim().split("\n");
   assert.deepEqual(JSON.parse(infoLine), { backend: "wasm", isa: "simd128", threads: 2 });
   assert.equal(one, "1");
   assert.equal(back, "2");
+  assert.match(err, /^true \[concatenate\]/);
 });
 
 test("without HEARTH_BACKEND a missing addon falls back to wasm with one line on stderr", () => {

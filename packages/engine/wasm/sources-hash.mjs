@@ -26,7 +26,7 @@ function inputs() {
     .map((f) => relative(engine, f))
     .filter((f) => !f.startsWith("native/tests/") && !f.startsWith("native/io/fuzz/"))
     .filter((f) => f.endsWith(".h") || (f.endsWith(".cpp") && !/_(avx2|avx512|amx|neon)\.cpp$/.test(f)));
-  const build = ["wasm/Makefile", "wasm/build.sh", "wasm/patch-emnapi-library.mjs", "wasm/post-mt.js"];
+  const build = ["wasm/Makefile", "wasm/build.sh", "wasm/patch-emnapi-library.mjs", "wasm/post-mt.js", "wasm/unwind-wasm-mt.c"];
   return [...native, ...build].sort();
 }
 
