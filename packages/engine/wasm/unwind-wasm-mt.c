@@ -1,7 +1,7 @@
 // Wasm exception handling's unwinder glue for the pthread build, replacing libunwind's Unwind-wasm.c from
 // emscripten 3.1.6's libunwind-mt-except. Why: clang 14 (Debian's emscripten) stores the landing-pad context
 // (landing pad index, LSDA) into a plain global `__wasm_lpad_context`, while emscripten's -mt libunwind declares it
-// thread_local (the matching clang change came in LLVM 15). The personality routine then read another copy, found
+// thread_local (a later clang makes its side thread-local too). The personality routine then read another copy, found
 // no handler, and every C++ exception in the pthread build escaped to JS as a WebAssembly.Exception (measured:
 // a throw/catch of std::invalid_argument under -pthread -fwasm-exceptions). Defining the context as the plain
 // global clang 14 writes, in an object linked ahead of the library, makes catch work again.
