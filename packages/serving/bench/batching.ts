@@ -32,9 +32,10 @@ const parts = new Set(values.parts!.split(","));
 const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 const la = () => loadavg().map((x) => x.toFixed(2)).join(" ");
 
-// The engine's random-weight writer (packages/engine/src/cli/bench-models.ts), reached by file path.
-const engineDist = resolve(fileURLToPath(import.meta.url), "..", "..", "..", "..", "engine", "dist", "src");
-const { ensureBenchModel, BENCH_MODELS } = (await import(pathToFileURL(join(engineDist, "cli", "bench-models.js")).href)) as {
+// `hearth bench`'s random-weight writer (packages/cli/src/bench-models.ts), reached by file path (the serving
+// package depends only on the engine; this script is not part of it).
+const cliDist = resolve(fileURLToPath(import.meta.url), "..", "..", "..", "..", "cli", "dist", "src");
+const { ensureBenchModel, BENCH_MODELS } = (await import(pathToFileURL(join(cliDist, "bench-models.js")).href)) as {
   ensureBenchModel(workDir: string, key: string, gguf: string[], log?: (s: string) => void): string;
   BENCH_MODELS: Record<string, { label: string }>;
 };

@@ -7,7 +7,7 @@ export { ModelHost, detectKind, weightBytes } from "./model-host.js";
 export type { ModelHostOptions, TextModel, Lease } from "./model-host.js";
 export { Scheduler } from "./scheduler.js";
 export type { Job, SchedulerOptions } from "./scheduler.js";
-export { PrefixCache } from "./prefix-cache.js";
+export { PrefixCache, PrefixCacheBudget } from "./prefix-cache.js";
 export type { PrefixCacheOptions } from "./prefix-cache.js";
 export { SequentialLoop, applyTokenMask } from "./row-loop.js";
 export type { RowLoop, RowOptions, RowEvent, TokenConstraint } from "./row-loop.js";

@@ -25,19 +25,39 @@ class Node {
   }
 }
 
+/**
+ * One byte budget and LRU clock shared by several prefix caches (a backend's models and adapters each have one):
+ * the least recently used entry of any of them goes first, so the total stays under maxBytes however many models
+ * and adapters are in use.
+ */
+export class PrefixCacheBudget {
+  readonly members = new Set<PrefixCache>();
+  clock = 0;
+  constructor(readonly maxBytes: number) {}
+
+  get bytes(): number {
+    let s = 0;
+    for (const m of this.members) s += m.bytes;
+    return s;
+  }
+}
+
 export interface PrefixCacheOptions {
-  /** Bytes of KV caches kept (default 512 MiB). */
+  /** Bytes of KV caches kept (default 512 MiB); with `budget`, the budget's total bounds them instead. */
   maxBytes?: number;
   /** Caches kept at most (default 32). */
   maxEntries?: number;
   /** Shortest shared prefix worth a hit (default 1 token). */
   minMatch?: number;
+  /** A budget shared with other prefix caches. */
+  budget?: PrefixCacheBudget;
 }
 
 export class PrefixCache {
   private readonly root = new Node([], null);
   private readonly all = new Set<Entry>();
-  private clock = 0;
+  private ownClock = 0;
+  private readonly budget: PrefixCacheBudget | undefined;
   private readonly maxBytes: number;
   private readonly maxEntries: number;
   private readonly minMatch: number;
@@ -45,7 +65,9 @@ export class PrefixCache {
   misses = 0;
 
   constructor(opts: PrefixCacheOptions = {}) {
-    this.maxBytes = opts.maxBytes ?? 512 * 1024 * 1024;
+    this.budget = opts.budget;
+    this.maxBytes = opts.budget?.maxBytes ?? opts.maxBytes ?? 512 * 1024 * 1024;
+    this.budget?.members.add(this);
     this.maxEntries = opts.maxEntries ?? 32;
     this.minMatch = opts.minMatch ?? 1;
   }
@@ -96,7 +118,7 @@ export class PrefixCache {
       cache.reset();
       return;
     }
-    const e: Entry = { cache, tokens: [...tokens], bytes: cache.nbytes, used: ++this.clock, node: this.root };
+    const e: Entry = { cache, tokens: [...tokens], bytes: cache.nbytes, used: this.tick(), node: this.root };
     if (e.bytes > this.maxBytes) {
       cache.reset();
       return;
@@ -115,14 +137,42 @@ export class PrefixCache {
     }
   }
 
+  /** Frees every cache and leaves the shared budget (the scheduler is closed). */
+  dispose(): void {
+    this.clear();
+    this.budget?.members.delete(this);
+  }
+
+  private tick(): number {
+    return this.budget ? ++this.budget.clock : ++this.ownClock;
+  }
+
+  /** The least recently used entry, and its time. */
+  private lru(): Entry | undefined {
+    let lru: Entry | undefined;
+    for (const e of this.all) if (!lru || e.used < lru.used) lru = e;
+    return lru;
+  }
+
+  private drop(e: Entry): void {
+    this.detach(e);
+    e.cache.reset();
+  }
+
   private evict(): void {
-    let bytes = this.bytes;
-    while (this.all.size && (bytes > this.maxBytes || this.all.size > this.maxEntries)) {
-      let lru: Entry | undefined;
-      for (const e of this.all) if (!lru || e.used < lru.used) lru = e;
-      this.detach(lru!);
-      bytes -= lru!.bytes;
-      lru!.cache.reset();
+    while (this.all.size > this.maxEntries) this.drop(this.lru()!);
+    // The byte budget: this cache's own, or the total of every cache sharing the budget (oldest entry anywhere first).
+    const members = this.budget ? [...this.budget.members] : [this];
+    let bytes = members.reduce((s, m) => s + m.bytes, 0);
+    while (bytes > this.maxBytes) {
+      let victim: { m: PrefixCache; e: Entry } | undefined;
+      for (const m of members) {
+        const e = m.lru();
+        if (e && (!victim || e.used < victim.e.used)) victim = { m, e };
+      }
+      if (!victim) break;
+      bytes -= victim.e.bytes;
+      victim.m.drop(victim.e);
     }
   }
 

@@ -196,6 +196,7 @@ export class RemoteBackend implements Backend {
     if (req.tools?.length) {
       b.tools = req.tools.map((t) => ({ type: "function", function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.parameters ?? { type: "object" } } }));
       if (req.toolChoice !== undefined) b.tool_choice = typeof req.toolChoice === "object" ? { type: "function", function: { name: req.toolChoice.name } } : req.toolChoice;
+      if (req.parallelToolCalls !== undefined) b.parallel_tool_calls = req.parallelToolCalls;
     }
     return { path: chat ? "/chat/completions" : "/completions", body: b, chat };
   }
@@ -207,7 +208,13 @@ export class RemoteBackend implements Backend {
     try {
       const res = await this.request(path, { body, ...(req.signal ? { signal: req.signal } : {}) });
       if (!res.body) throw new ServingError("upstream", "the remote server sent no body");
-      yield { type: "start", model: String(body.model), ...(req.adapter ? { adapter: req.adapter } : {}), promptTokens: 0, cachedTokens: 0 };
+      // The start event names the model the server answers with (its chunks' `model`), not the name asked for
+      // ("default" when a face names none).
+      let started = false;
+      const start = (model: unknown): GenerateEvent => {
+        started = true;
+        return { type: "start", model: String(model ?? body.model), ...(req.adapter ? { adapter: req.adapter } : {}), promptTokens: 0, cachedTokens: 0 };
+      };
       let text = "", n = 0, tFirst = 0, tLast = 0;
       let finish: FinishReason = "length";
       let usage = { promptTokens: 0, cachedTokens: 0, completionTokens: 0 };
@@ -226,6 +233,7 @@ export class RemoteBackend implements Backend {
             const code = e.code && KNOWN_CODES.has(e.code as ServingErrorCode) ? e.code as ServingErrorCode : "upstream";
             throw new ServingError(code, `remote server: ${e.message ?? JSON.stringify(e)}`, e.param ? { param: e.param } : {});
           }
+          if (!started) yield start(chunk.model);
           if (chunk.usage) {
             usage = {
               promptTokens: chunk.usage.prompt_tokens ?? 0,
@@ -252,6 +260,7 @@ export class RemoteBackend implements Backend {
             const ev: GenerateEvent = { type: "token", text: piece, token: -1 };
             const lp = lps?.[0];
             if (lp) {
+              if (typeof lp.token === "string") ev.tokenText = lp.token;
               ev.logprob = lp.logprob;
               if (lp.top_logprobs) ev.topLogprobs = lp.top_logprobs.map((t: { token: string; logprob: number }) => ({ token: -1, text: t.token, logprob: t.logprob }));
             }
@@ -263,6 +272,7 @@ export class RemoteBackend implements Backend {
         if (req.signal?.aborted) finish = "abort";
         else throw e instanceof ServingError ? e : new ServingError("upstream", `the remote stream failed: ${(e as Error).message}`, { cause: e });
       }
+      if (!started) yield start(body.model);
       const toolCalls: ToolCall[] = [...calls.values()].map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }));
       if (!usage.completionTokens) usage.completionTokens = n;
       yield {

@@ -29,6 +29,10 @@ export interface RowOptions extends lm.SamplerOptions, lm.LogitsProcessorOptions
   signal?: AbortSignal;
   /** Keep rollback checkpoints in the cache (worth it when the cache outlives the row, as in the prefix cache). */
   checkpoints?: boolean;
+  /** An aborted row's cache is not freed by the loop: remove(id, true) hands it over (prefix reuse under cancellation). */
+  keepCacheOnAbort?: boolean;
+  /** Prefill order: the highest priority waiting row gets the next prefill chunk (default 0). */
+  priority?: number;
 }
 
 export interface RowEvent {
@@ -128,7 +132,8 @@ export class SequentialLoop implements RowLoop {
       }
     }
     // At most one prefill chunk per step, so rows already decoding keep flowing.
-    const waiting = [...this.rows.values()].find((r) => !r.finished && !r.prefilled);
+    let waiting: Row | undefined;
+    for (const r of this.rows.values()) if (!r.finished && !r.prefilled && (!waiting || (r.opts.priority ?? 0) > (waiting.opts.priority ?? 0))) waiting = r;
     if (waiting) await this.prefillChunkOf(waiting);
     let decoded = false;
     for (const r of [...this.rows.values()]) {
@@ -242,7 +247,8 @@ export class SequentialLoop implements RowLoop {
     if (!r) return undefined;
     this.rows.delete(rowId);
     r.key?.dispose();
-    if (keepCache && r.prefilled) return r.cache;
+    // The token list always says what the cache holds (also mid-prefill, after an abort): it can be handed over.
+    if (keepCache) return r.cache;
     r.cache.reset();
     return undefined;
   }

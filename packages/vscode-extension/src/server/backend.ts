@@ -1,7 +1,7 @@
 // Picks the Backend for the settings: a remote OpenAI-compatible URL, or the model in this process. Uses
 // @hearth/serving's LocalBackend (scheduler, prefix cache, interactive priority) or its RemoteBackend.
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { lm } from "@hearth/engine";
@@ -29,6 +29,21 @@ export function resolveModel(name: string): string {
     if (shipped) return shipped;
   }
   return lm.resolveModelPath(name);
+}
+
+/** A backend's model id as the user knows it: the shipped hearth-tiny folder is "hearth-tiny". */
+export function displayModelId(id: string): string {
+  return id !== BUNDLED_MODEL && id === shippedModelPath() ? BUNDLED_MODEL : id;
+}
+
+/** The bundled demo model, by name or by its folder (it knows one request shape for code: docs/DEMO_MODEL.md). */
+export function isDemoModel(name: string): boolean {
+  if (name === BUNDLED_MODEL) return true;
+  try {
+    return basename(resolveModel(name)) === BUNDLED_MODEL;
+  } catch {
+    return false;
+  }
 }
 
 export interface BackendChoice {
@@ -88,6 +103,6 @@ export async function createBackend(settings: { model?: string; baseUrl?: string
 }
 
 /** The bundled model by its folder when it ships beside the server (the serving host resolves folders). */
-function resolveModelName(model: string): string {
+export function resolveModelName(model: string): string {
   return model === BUNDLED_MODEL ? (shippedModelPath() ?? model) : model;
 }

@@ -20,6 +20,10 @@ export interface CompletionStats {
   promptTokens: number;
   cachedTokens: number;
   lastTokensPerSecond: number;
+  /** Model calls that decoded at least one token (their prompt was prefilled, or found in the prefix cache). */
+  promptCalls: number;
+  /** Requests answered at the time budget with what was ready (decoding stopped there). */
+  budgetHits: number;
 }
 
 export interface CompletionRequest {
@@ -36,6 +40,8 @@ export interface CompletionOutcome {
   /** "cache", "model", or why nothing is shown. */
   source: "cache" | "model" | "cancelled" | "discarded";
   reason?: string;
+  /** Answered at the time budget with what was ready (not cached: a later request may get the whole answer). */
+  budget?: boolean;
 }
 
 export interface CompleterDeps {
@@ -60,7 +66,7 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
 
 export class Completer {
   readonly cache = new CompletionCache();
-  readonly stats: CompletionStats = { modelCalls: 0, cacheHits: 0, promptTokens: 0, cachedTokens: 0, lastTokensPerSecond: 0 };
+  readonly stats: CompletionStats = { modelCalls: 0, cacheHits: 0, promptTokens: 0, cachedTokens: 0, lastTokensPerSecond: 0, budgetHits: 0, promptCalls: 0 };
   /** The request in flight per document: a newer one aborts it. */
   private readonly inFlight = new Map<string, AbortController>();
 
@@ -84,6 +90,7 @@ export class Completer {
       await sleep(s.debounceMs, ctl.signal);
       if (ctl.signal.aborted) return { text: "", source: "cancelled" };
       const result = await this.generate(req, ctx, ctl, s);
+      if (result.budget) return result;
       if (result.source === "model") this.cache.set(req.prefix, req.suffix, result.text);
       else if (result.source === "discarded") this.cache.set(req.prefix, req.suffix, "");
       return result;
@@ -98,9 +105,13 @@ export class Completer {
     const multiLine = isMultiLine(ctx);
     const chunks = s.fileContext ? this.deps.ring.pick(req.uri).map((c) => ({ path: c.path, text: c.text })) : [];
     const built = buildPrompt(style, { prefix: req.prefix, suffix: req.suffix, languageId: req.languageId, path: req.path, chunks }, fim);
-    // The time budget aborts decoding but keeps what is ready; a cancel or a newer keystroke drops everything.
+    // The time budget (from the end of the debounce) stops decoding and answers with what is ready; a cancel or a
+    // newer keystroke drops everything. Stopping (rather than finishing in the background, tried in 3a0f4f9 and
+    // reverted) keeps the 2 cores for the next keystroke, and serving keeps the prefilled prompt of an aborted row.
     const budget = new AbortController();
     const timer = setTimeout(() => budget.abort(), s.maxTimeMs);
+    let finished = false;
+    let started: { promptTokens: number; cachedTokens: number } | undefined;
     const signal = AbortSignal.any([ctl.signal, budget.signal]);
     const greq: GenerateRequest = {
       ...("prompt" in built ? { prompt: built.prompt } : { messages: built.messages }),
@@ -122,13 +133,21 @@ export class Completer {
     try {
       for await (const e of this.deps.backend().generate(greq)) {
         if (e.type === "start") {
-          this.stats.promptTokens += e.promptTokens - e.cachedTokens;
-          this.stats.cachedTokens += e.cachedTokens;
+          started = e;
         } else if (e.type === "token") {
+          // Counted at the first token: only then was the prompt surely prefilled (serving's start event of a
+          // request aborted while it waited reports the whole prompt).
+          if (started) {
+            this.stats.promptCalls++;
+            this.stats.promptTokens += started.promptTokens - started.cachedTokens;
+            this.stats.cachedTokens += started.cachedTokens;
+            started = undefined;
+          }
           raw += e.text;
           cut = shape(raw);
           if (cut.complete) break;  // the line or block ended: stop decoding now
         } else if (e.type === "done") {
+          finished = e.finishReason !== "abort";
           if (e.tokensPerSecond > 0) this.stats.lastTokensPerSecond = e.tokensPerSecond;
         }
       }
@@ -140,14 +159,19 @@ export class Completer {
     }
     if (ctl.signal.aborted) return { text: "", source: "cancelled" };
     if (!cut.complete) cut = shape(raw);
-    let text = cut.text;
+    const overBudget = budget.signal.aborted && !finished && !cut.complete;
+    let text = overBudget ? readyPart(cut.text, multiLine) : cut.text;
     if (!multiLine) text = text.trimEnd();
+    if (overBudget) {
+      this.stats.budgetHits++;
+      this.deps.log(`time budget of ${s.maxTimeMs} ms reached: answering with what is ready (${JSON.stringify(text.slice(0, 80))})`);
+    }
     const why = discardReason(text, ctx);
     if (why) {
       this.deps.log(`discarded ${JSON.stringify(text.slice(0, 80))}: ${why}`);
-      return { text: "", source: "discarded", reason: why };
+      return { text: "", source: "discarded", reason: why, ...(overBudget ? { budget: true } : {}) };
     }
-    return { text, source: "model" };
+    return { text, source: "model", ...(overBudget ? { budget: true } : {}) };
   }
 
   /** Aborts every generation (configuration change, shutdown). */
@@ -155,4 +179,15 @@ export class Completer {
     for (const c of this.inFlight.values()) c.abort();
     this.inFlight.clear();
   }
+}
+
+/**
+ * What is ready when the time budget stops decoding: in multi-line mode the complete lines (a half-written last line
+ * is dropped, as llama.cpp's t_max_predict_ms cuts at a line end), or the partial line when none is complete yet;
+ * in single-line mode the partial line.
+ */
+export function readyPart(text: string, multiLine: boolean): string {
+  if (!multiLine) return text.trimEnd();
+  const nl = text.lastIndexOf("\n");
+  return (nl > 0 && text.slice(0, nl).trim() !== "" ? text.slice(0, nl) : text).trimEnd();
 }

@@ -14,7 +14,7 @@ import {
   ChatDeltaNotification, ChatRequest, DEFAULT_SETTINGS, HearthErrorCodes, ModelsRequest, StatusNotification, StatusRequest,
   type ChatResult, type HearthSettings, type ServerState, type StatusInfo,
 } from "../shared/protocol.js";
-import { BUNDLED_MODEL, createBackend, localTokenLookup, type BackendChoice } from "./backend.js";
+import { BUNDLED_MODEL, createBackend, displayModelId, isDemoModel, localTokenLookup, resolveModelName, type BackendChoice } from "./backend.js";
 import { chatTurns } from "./chat.js";
 import { Completer } from "./completion.js";
 import { ContextRing } from "./context-ring.js";
@@ -86,6 +86,7 @@ export function startServer(connection: Connection): void {
       lastTokensPerSecond: Math.max(lastTps, completer.stats.lastTokensPerSecond),
       modelCalls: completer.stats.modelCalls, cacheHits: completer.stats.cacheHits,
       promptTokens: completer.stats.promptTokens, cachedTokens: completer.stats.cachedTokens,
+      budgetHits: completer.stats.budgetHits, promptCalls: completer.stats.promptCalls,
     };
     if (message !== undefined) s.message = message;
     return s;
@@ -144,7 +145,9 @@ export function startServer(connection: Connection): void {
     if (want === "hole-filler" || want === "complete") return { style: want };
     if (fim) return { style: "fim", fim };
     // The bundled demo model knows one request shape for code (docs/DEMO_MODEL.md); instruct models the hole filler.
-    return { style: modelName() === BUNDLED_MODEL ? "complete" : "hole-filler" };
+    // Behind baseUrl with no model named, the server's default model is unknown: the hole filler.
+    const demo = settings.baseUrl ? settings.model === BUNDLED_MODEL : isDemoModel(modelName());
+    return { style: demo ? "complete" : "hole-filler" };
   };
 
   const completer = new Completer({
@@ -152,7 +155,7 @@ export function startServer(connection: Connection): void {
       if (!backendNow) throw new Error("the backend is not ready");
       return backendNow;
     },
-    model: () => settings.model || undefined,
+    model: () => (settings.model ? (settings.baseUrl ? settings.model : resolveModelName(settings.model)) : undefined),
     style: () => (style ??= resolveStyle()),
     settings: () => {
       const e = eff();
@@ -212,6 +215,12 @@ export function startServer(connection: Connection): void {
     // A client that sends no settings wants us to pull them (VS Code with a registered section).
     if ((raw === null || raw === undefined) && configCapability)
       raw = await connection.workspace.getConfiguration("hearth").catch(() => undefined);
+    // Nothing said (null, {}): keep what initializationOptions set. Zed, for one, sends an empty configuration
+    // right after initialize when its `settings` key is unset; Neovim and Helix send theirs only when set.
+    if (raw === null || raw === undefined || (typeof raw === "object" && Object.keys(raw as object).length === 0)) {
+      log("empty configuration: settings unchanged");
+      return;
+    }
     const next = parseSettings(raw, log);
     const restart = next.model !== settings.model || next.baseUrl !== settings.baseUrl;
     settings = next;
@@ -284,7 +293,8 @@ export function startServer(connection: Connection): void {
         priority: "background", signal: ctl.signal,
       };
       const model = params.model || settings.model;
-      if (model) req.model = model;
+      // "hearth-tiny" means the shipped folder when there is one (a local backend; a remote one gets the name).
+      if (model) req.model = settings.baseUrl ? model : resolveModelName(model);
       if (params.logitBias !== undefined) {
         const lb: Record<number, number> = {};
         for (const [k, v] of Object.entries(params.logitBias ?? {})) {
@@ -322,7 +332,7 @@ export function startServer(connection: Connection): void {
       const backend = await ready();
       const list = await backend.models();
       const current = modelName();
-      const models = list.map((m) => ({ id: m.id, loaded: m.loaded, current: m.id === current }));
+      const models = list.map((m) => ({ id: displayModelId(m.id), loaded: m.loaded, current: displayModelId(m.id) === current }));
       if (!models.some((m) => m.current)) models.unshift({ id: current, loaded: false, current: true });
       return { models };
     } catch (e) {

@@ -90,9 +90,14 @@ export interface StatusInfo {
   /** Counters since start (for clients and the tests). */
   modelCalls: number;
   cacheHits: number;
-  /** Prompt tokens prefilled, and the ones a cached prefix already held, summed over completion calls. */
+  /** Prompt tokens prefilled, and the ones a cached prefix already held, summed over the completion calls that
+   * decoded a token (promptCalls). */
   promptTokens: number;
   cachedTokens: number;
+  /** Completion calls that decoded at least one token (promptTokens / promptCalls = tokens prefilled per call). */
+  promptCalls: number;
+  /** Completions answered at the time budget (maxTimeMs) with what was ready. */
+  budgetHits: number;
 }
 
 /** LSP error codes of hearth/* failures (in the range reserved for servers). */
