@@ -30,9 +30,10 @@ die() { say "$*" >&2; exit 1; }
 # ---- 0. tools: the cross compiler, qemu-user and the target's libc/libstdc++ ----
 if ! command -v aarch64-linux-gnu-g++ >/dev/null || ! command -v qemu-aarch64 >/dev/null || [ ! -e "$SYSROOT/lib/ld-linux-aarch64.so.1" ]; then
   [ "$(id -u)" = 0 ] || die "needs g++-aarch64-linux-gnu qemu-user libc6-arm64-cross (run as root to install them)"
-  say "installing g++-aarch64-linux-gnu qemu-user libc6-arm64-cross"
+  say "installing g++-aarch64-linux-gnu qemu-user libc6-arm64-cross ccache"
+  # ccache (used by CMakeLists.txt when present) lets the addon build reuse the test build's objects.
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++-aarch64-linux-gnu qemu-user \
-      libc6-arm64-cross; } >/dev/null || die "apt-get install failed"
+      libc6-arm64-cross ccache; } >/dev/null || die "apt-get install failed"
 fi
 command -v cmake >/dev/null || die "cmake missing (apt-get install cmake)"
 
@@ -136,11 +137,15 @@ else
 fi
 export HEARTH_BACKEND=native HEARTH_ADDON="$ADDON"
 
-# backendInfo / isa level: neon by default, generic when forced.
-info="$(node_arm64 --input-type=module -e "import { mx } from '$ENGINE/dist/src/index.js'; console.log(JSON.stringify(mx.backendInfo()))" 2>&1)"
-echo "$info" | grep -q '"isa":"neon"'; record "mx.backendInfo() reports neon" $? "$info"
-info="$(HEARTH_ISA=generic node_arm64 --input-type=module -e "import { mx } from '$ENGINE/dist/src/index.js'; console.log(JSON.stringify(mx.backendInfo()))" 2>&1)"
-echo "$info" | grep -q '"isa":"generic"'; record "HEARTH_ISA=generic reports generic" $? "$info"
+# backendInfo / isa level and the kernels the dispatch picked: NEON by default, portable when forced.
+INFO_JS="import { mx } from '$ENGINE/dist/src/index.js'; import { native } from '$ENGINE/dist/src/core/native.js';
+console.log(JSON.stringify({ ...mx.backendInfo(), gemm: native.gemmKernelName(), quantized: native.quantizedKernelName() }))"
+info="$(node_arm64 --input-type=module -e "$INFO_JS" 2>&1)"
+echo "$info" | grep -q '"isa":"neon".*f32:neon-8x12.*gemv:neon/neon/neon.*q4-f32:neon'
+record "neon dispatch: isa, GEMM and quantized kernels" $? "$info"
+info="$(HEARTH_ISA=generic node_arm64 --input-type=module -e "$INFO_JS" 2>&1)"
+echo "$info" | grep -q '"isa":"generic".*f32:generic-6x8.*q4-f32:generic' && ! echo "$info" | grep -q neon
+record "HEARTH_ISA=generic: portable kernels only" $? "$info"
 
 # ---- 4. engine tests under the arm64 Node ----
 # The op table and linear algebra (numpy reference values; GEMM f32/bf16/f16 paths), the quantized ops and
