@@ -7,8 +7,11 @@
 #   3. greedy generation on hearth-tiny, compared token for token with the x86 native addon on this machine.
 # Speed is not a goal (qemu emulates every instruction), correctness is. Idempotent: what exists is reused.
 # Usage (from anywhere; root for apt-get the first time): packages/engine/scripts/arm64-check.sh
-# Env: ARM64_ROOT (default /tmp/hearth-arm64: the arm64 Node), ARM64_TESTS (override the JS test files),
-#      JOBS (parallel compiles, default nproc). Exit status is non-zero when anything failed.
+# Child processes of the emulated Node (node --test, per-ISA tests) go through qemu too: a preloaded shim
+# (built here) rewrites their exec, so no binfmt_misc registration or privileged container is needed.
+# Env: ARM64_ROOT (default /tmp/hearth-arm64: the arm64 Node and the shim), ARM64_TESTS / ARM64_GENERIC_TESTS
+#      (override the JS test files run at neon / at HEARTH_ISA=generic), JOBS (parallel compiles, default nproc).
+# Exit status is non-zero when anything failed; the summary at the end lists every check.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ENGINE="$(pwd)"
