@@ -151,11 +151,12 @@ echo "$info" | grep -q '"isa":"generic".*f32:generic-6x8.*q4-f32:generic' && ! e
 record "HEARTH_ISA=generic: portable kernels only" $? "$info"
 
 # ---- 4. engine tests under the arm64 Node ----
-# The op table and linear algebra (numpy reference values; GEMM f32/bf16/f16 paths), the quantized ops and
+# The op table (numpy reference values: elementwise, indexing, reduce/layout, sort/scan, linear algebra with the
+# GEMM f32/bf16/f16 paths; aarch64's unsigned char and FMA contraction differ from x86), the quantized ops and
 # their per-ISA kernel checks (MLX-exact quantize, quantizedMatmul against the dequantized product, in child
 # processes with HEARTH_ISA=generic and without), fast ops, and the Gemma 3 fixtures (logits and hidden
 # states within 1e-4 of transformers, greedy identical). Then the fixtures again on the portable kernels.
-TESTS="${ARM64_TESTS:-dist/test/ops-elementwise.test.js dist/test/ops-linalg.test.js dist/test/activations.test.js dist/test/fast.test.js dist/test/quantize.test.js dist/test/qmv-int8.test.js dist/test/qmv-packed.test.js dist/test/gemma3-text.test.js}"
+TESTS="${ARM64_TESTS:-dist/test/ops-elementwise.test.js dist/test/ops-indexing.test.js dist/test/ops-reduce-layout.test.js dist/test/ops-sort-scan.test.js dist/test/ops-linalg.test.js dist/test/activations.test.js dist/test/fast.test.js dist/test/quantize.test.js dist/test/qmv-int8.test.js dist/test/qmv-packed.test.js dist/test/gemma3-text.test.js}"
 GENERIC_TESTS="${ARM64_GENERIC_TESTS:-dist/test/gemma3-text.test.js}"
 run_tests() {  # run_tests <label> <files> [env...]
   local label="$1" files="$2" log="build-arm64/tests-$1.log"
