@@ -5,6 +5,9 @@
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
 
 namespace hearth {
 
@@ -44,7 +47,9 @@ static CpuFeatures detect() {
 #if defined(__wasm_simd128__)
   f.simd128 = true;
 #endif
-#if defined(__aarch64__)
+#if defined(__aarch64__) && defined(__linux__)
+  f.neon = getauxval(AT_HWCAP) & (1ul << 1);  // HWCAP_ASIMD: Advanced SIMD, present on every Linux aarch64 core
+#elif defined(__aarch64__)
   f.neon = true;
 #endif
   return f;
