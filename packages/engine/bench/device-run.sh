@@ -1,4 +1,9 @@
 #!/bin/bash
+# Record of the script that produced docs/bench-results/2026-12-07-xeon-* on the device machine's CPU (not run by CI
+# or tests). It expected: node at /root/speednode/node (carried xz-compressed in an earlier call), and
+# .speedbench/a/app.tar.xz = a bundle of this repo's built packages/engine (dist, build/Release/hearth_native.node,
+# runtime node_modules), packages/cli/dist and bench/peers (node-llama-cpp 3.22.1), plus mk.mjs (writes the bench
+# models with ensureBenchModel + lm.convert) and br.mjs (calls runBench). Note: $OUT returns at most 8 files.
 # One device call: machine info, bench models, hearth bench (default ISA), batched decode, no-AMX / AVX2 paths,
 # f32 GEMM vs numpy. Every step is bounded by what is left of a 570 s budget; lower-priority steps are skipped.
 R=$PWD; L=/root/out; mkdir -p $L
