@@ -6,7 +6,8 @@
 // - mx.add / mx.multiply GB/s on 2^24-element float32 arrays (2 reads + 1 write per element) against the
 //   machine's copy bandwidth from numpy's np.copyto of a large array (1 read + 1 write; single-threaded).
 // - Per-op dispatch overhead: building and evaluating a chain of 10,000 adds of [16] arrays, per op.
-// Flags: --sizes 512,1024,2048  --rounds 7
+// Flags: --sizes 512,1024,2048  --rounds 7  --threads n (both sides: mx.setNumThreads and OPENBLAS/OMP/MKL_NUM_THREADS
+// for numpy; default: each side's own default)
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { mx } from "../src/index.js";
@@ -20,6 +21,8 @@ const flag = (name: string, def: string) => {
 };
 const SIZES = flag("sizes", "512,1024,2048").split(",").map(Number);
 const ROUNDS = Number(flag("rounds", "7"));
+const THREADS = flag("threads", "");
+if (THREADS) mx.setNumThreads(Number(THREADS));
 
 const PY = String.raw`
 import sys, time, json, numpy as np
@@ -72,6 +75,7 @@ class NumpyPeer {
     const env = { ...process.env };
     delete env.OPENBLAS_CORETYPE;
     delete env.OPENBLAS_L2_SIZE;
+    if (THREADS) for (const k of ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"]) env[k] = THREADS;
     this.child = spawn("python3", ["-c", PY], { env, stdio: ["pipe", "pipe", "inherit"] });
     this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
   }

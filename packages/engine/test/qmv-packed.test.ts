@@ -169,6 +169,51 @@ test(`Gemma 3 decode step (${isa}): packed weights give the int8 step's logits, 
   }
 });
 
+test(`Gemma 3 packed prefill (${isa}): prompt chunks through the packed products track the exact forward`, async (t) => {
+  if (packedQuantizedKernelName() === "generic") return t.skip("no vector kernel: no packed prefill");
+  const tmp = fs.realpathSync(fs.mkdtempSync(join(os.tmpdir(), "hearth-packed-prefill-")));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const cfg = {
+    model_type: "gemma3_text", hidden_size: 128, num_hidden_layers: 2, intermediate_size: 256, num_attention_heads: 2,
+    num_key_value_heads: 1, head_dim: 64, vocab_size: 384, sliding_window: 8, sliding_window_pattern: 2,
+    query_pre_attn_scalar: 64, rope_theta: 1e6, rope_local_base_freq: 1e4, max_position_embeddings: 512,
+  };
+  fs.writeFileSync(join(tmp, "config.json"), JSON.stringify(cfg));
+  writeRandomSafetensors(join(tmp, "model.safetensors"), gemma3WeightShapes(cfg), 12, 0.05);
+  const { model } = await lm.load(tmp, { noTokenizer: true });
+  nn.quantize(model, { groupSize: 64, bits: 4 });
+  const prompt = [2, ...Array.from({ length: 17 }, (_, i) => (i * 53 + 7) % 384)];
+  const before = model.forward(mx.array([prompt], mx.int32)).tolist();
+  const m = model as unknown as { makeDecodeStep(o: { packedWeights?: boolean; packedPrefill?: boolean }): lm.DecodeStep };
+  assert.equal(m.makeDecodeStep({ packedPrefill: false }).prefill, undefined);
+  const step = m.makeDecodeStep({ packedPrefill: true });
+  assert.deepEqual(step.info, { int8Activations: true, packedWeights: true, packedPrefill: true, packedKernel: packedQuantizedKernelName() });
+  // 13 tokens (row blocks of 6, 6 and 1), then a second chunk of 5 that attends to the first through the caches.
+  const chunks = [prompt.slice(0, 13), prompt.slice(13)];
+  const fast = model.makeCache(), exact = model.makeCache();
+  for (const c of chunks) {
+    const ids = mx.array([c], mx.int32);
+    const got = step.prefill!(ids, fast).astype(mx.float32).tolist() as number[][][];
+    const want = model.forward(ids, { cache: exact }).astype(mx.float32).tolist() as number[][][];
+    const scale = maxAbs(want[0]);
+    // The int8 rounding of x (~0.5% per product) adds up over the layers (as in the decode step's tests).
+    for (let l = 0; l < c.length; l++)
+      for (let v = 0; v < 384; v++)
+        assert.ok(Math.abs(got[0][l][v] - want[0][l][v]) <= 5e-2 * scale, `token ${l} id ${v}: ${got[0][l][v]} vs ${want[0][l][v]}`);
+  }
+  // The caches hold what the exact forward put there, to the same tolerance (what decoding reads afterwards).
+  for (let i = 0; i < fast.length; i++) {
+    const [kf] = fast[i].state as MxArray[], [ke] = exact[i].state as MxArray[];
+    const a = kf.astype(mx.float32).toFloat32Array(), b = ke.astype(mx.float32).toFloat32Array();
+    assert.equal(a.length, b.length);
+    let s = 0;
+    for (const v of b) s = Math.max(s, Math.abs(v));
+    for (let j = 0; j < a.length; j++) assert.ok(Math.abs(a[j] - b[j]) <= 5e-2 * s, `layer ${i} key ${j}`);
+  }
+  // The model's own forward (training, fixtures) stays the exact one: bit-identical to before the step existed.
+  assert.deepEqual(model.forward(mx.array([prompt], mx.int32)).tolist(), before);
+});
+
 // Every ISA level of this CPU: this file again in child processes with HEARTH_ISA capped.
 if (!process.env.HEARTH_ISA) {
   for (const level of ["generic", "avx2"]) {
@@ -184,5 +229,13 @@ if (!process.env.HEARTH_ISA) {
   }
   test("packedQuantizedKernelName names the kernel in use", () => {
     assert.match(packedQuantizedKernelName(), /^(avx512-vnni|avx2|generic)$/);
+  });
+} else {
+  test(`mx.kernelInfo reports the capped ISA (${isa})`, () => {
+    const k = mx.kernelInfo();
+    assert.equal(k.isa, isa);
+    assert.equal(k.amx, false);
+    assert.equal(k.packed, isa === "generic" ? "generic" : "avx2");
+    if (isa === "generic") assert.match(k.gemm, /generic/);
   });
 }

@@ -6,6 +6,10 @@
 
 #include "core/transforms.h"
 
+#ifdef __EMSCRIPTEN__
+#include <emnapi.h>
+#endif
+
 namespace hearth::js {
 
 namespace {
@@ -154,6 +158,12 @@ Napi::Value JsArray::to_bytes(const Napi::CallbackInfo& info) {
       for (int64_t i = 0; i < a.size(); i++)
         std::memcpy(dst + i * isz, src + strided_offset(i, a.shape(), a.strides()) * int64_t(isz), isz);
     }
+#ifdef __EMSCRIPTEN__
+    // emnapi: ab.Data() is a copy in wasm memory, separate from the JS ArrayBuffer; copy it over once filled.
+    napi_value v = ab;
+    if (emnapi_sync_memory(info.Env(), false, &v, 0, NAPI_AUTO_LENGTH) != napi_ok)
+      throw std::runtime_error("[toBytes] could not copy the data out of wasm memory");
+#endif
     return ab;
   } catch (const Napi::Error&) {
     throw;

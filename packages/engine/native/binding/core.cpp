@@ -44,6 +44,17 @@ HEARTH_BIND(asyncEval) {
   std::vector<Array> arrays = arg_arrays(info, 0);
   Napi::Env env = info.Env();
   auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
+#ifdef __EMSCRIPTEN__
+  // WebAssembly has no engine thread (see core/scheduler.cpp): evaluate now and settle the promise.
+  try {
+    run_on_engine_sync([&] { eval_on_this_thread(arrays); });
+    deferred->Resolve(env.Undefined());
+  } catch (const std::exception& e) {
+    std::string m = e.what();
+    deferred->Reject(make_engine_error(env, m, m.rfind("[malloc]", 0) == 0 ? "ENOMEM" : "EENGINE"));
+  }
+  return deferred->Promise();
+#else
   auto tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
                                             "hearth.asyncEval", 0, 1);
   run_on_engine_async([arrays] { eval_on_this_thread(arrays); },
@@ -61,6 +72,7 @@ HEARTH_BIND(asyncEval) {
     tsfn.Release();
   });
   return deferred->Promise();
+#endif
 }
 
 HEARTH_BIND(makeTracer) { return wrap(info.Env(), make_tracer(arg_array(info, 0))); }

@@ -5,6 +5,9 @@
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
 
 namespace hearth {
 
@@ -41,6 +44,14 @@ static CpuFeatures detect() {
   f.avx_vnni = ymm_os && (a & (1u << 4));
   f.avx512_bf16 = zmm_os && (a & (1u << 5));
 #endif
+#if defined(__wasm_simd128__)
+  f.simd128 = true;
+#endif
+#if defined(__aarch64__) && defined(__linux__)
+  f.neon = getauxval(AT_HWCAP) & (1ul << 1);  // HWCAP_ASIMD: Advanced SIMD, present on every Linux aarch64 core
+#elif defined(__aarch64__)
+  f.neon = true;
+#endif
   return f;
 }
 
@@ -53,7 +64,7 @@ const CpuFeatures& cpu_features() {
     if (cap && (!std::strcmp(cap, "avx2") || !std::strcmp(cap, "generic"))) {
       d.avx512f = d.avx512bw = d.avx512vl = d.avx512dq = d.avx512_vnni = d.avx512_bf16 = false;
       d.amx_tile = d.amx_bf16 = d.amx_int8 = false;
-      if (!std::strcmp(cap, "generic")) d.avx2 = d.fma = d.avx_vnni = false;
+      if (!std::strcmp(cap, "generic")) d.avx2 = d.fma = d.avx_vnni = d.simd128 = d.neon = false;
     }
     return d;
   }();
@@ -64,6 +75,8 @@ const char* cpu_isa_level() {
   const CpuFeatures& f = cpu_features();
   if (f.has_avx512()) return "avx512";
   if (f.avx2 && f.fma) return "avx2";
+  if (f.neon) return "neon";
+  if (f.simd128) return "simd128";
   return "generic";
 }
 

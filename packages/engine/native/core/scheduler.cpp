@@ -77,6 +77,36 @@ EngineThread& engine() {
 
 bool on_engine_thread() { return tl_engine; }
 
+#ifdef __EMSCRIPTEN__
+// WebAssembly: the calling JS thread is the engine thread. A dedicated pthread would cost a Web Worker and
+// the JS side waits for eval anyway; async work completes before the promise is returned.
+namespace {
+struct InlineEngine {
+  bool was = tl_engine;
+  InlineEngine() { tl_engine = true; }
+  ~InlineEngine() { tl_engine = was; }
+};
+}  // namespace
+void run_on_engine_sync(std::function<void()> fn) {
+  InlineEngine scope;
+  fn();
+}
+void run_on_engine_async(std::function<void()> fn, std::function<void(const std::string*)> done) {
+  std::string msg;
+  {
+    InlineEngine scope;
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      msg = e.what();
+    } catch (...) {
+      msg = "[eval] unknown error";
+    }
+  }
+  done(msg.empty() ? nullptr : &msg);
+}
+#else
+
 void run_on_engine_sync(std::function<void()> fn) {
   if (tl_engine) { fn(); return; }
   if (engine().try_inline(fn)) return;
@@ -102,5 +132,7 @@ void run_on_engine_async(std::function<void()> fn, std::function<void(const std:
     }
   });
 }
+
+#endif  // __EMSCRIPTEN__
 
 }  // namespace hearth

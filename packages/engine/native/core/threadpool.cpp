@@ -111,7 +111,22 @@ class Pool {
   std::exception_ptr error_;
 };
 
+#ifdef __EMSCRIPTEN__
+// WebAssembly: a pthread is a Web Worker that must be started before the JS thread blocks on it, so the
+// loader preloads HEARTH_WASM_THREADS - 1 workers and the pool never asks for more (1 without pthreads).
+int max_threads() {
+#ifdef __EMSCRIPTEN_PTHREADS__
+  const char* v = std::getenv("HEARTH_WASM_THREADS");
+  return v ? std::max(1, std::atoi(v)) : 1;
+#else
+  return 1;
+#endif
+}
+int default_threads() { return max_threads(); }
+#else
+int max_threads() { return 1 << 16; }
 int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+#endif
 
 Pool& pool() {
   static Pool* p = new Pool(default_threads());  // leaked on purpose: no join at static destruction
@@ -126,6 +141,6 @@ void parallel_for(size_t n, size_t grain, const std::function<void(size_t, size_
 }
 
 int num_threads() { return pool().size(); }
-void set_num_threads(int n) { pool().resize(n <= 0 ? default_threads() : n); }
+void set_num_threads(int n) { pool().resize(n <= 0 ? default_threads() : std::min(n, max_threads())); }
 
 }  // namespace hearth

@@ -6,6 +6,37 @@
 #include <limits>
 #include <numeric>
 
+#if defined(__EMSCRIPTEN__)
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+#endif
+
+namespace {
+struct DoubleParse {
+  const char* ptr;
+  std::errc ec;
+};
+// std::from_chars for double, except under emscripten 3.1.6 whose libc++ lacks it: there strtod on a
+// NUL-terminated copy (the text is grammar-checked JSON, and emscripten's strtod uses the "C" locale), with
+// ERANGE on an infinite or zero result reported as result_out_of_range like from_chars.
+inline DoubleParse parse_double(const char* first, const char* last, double& d) {
+#if defined(__EMSCRIPTEN__)
+  std::string text(first, last);
+  char* end = nullptr;
+  errno = 0;
+  double v = std::strtod(text.c_str(), &end);
+  const char* ptr = first + (end - text.c_str());
+  if (errno == ERANGE && (v == 0.0 || std::isinf(v))) return {ptr, std::errc::result_out_of_range};
+  d = v;
+  return {ptr, std::errc()};
+#else
+  auto r = std::from_chars(first, last, d);
+  return {r.ptr, r.ec};
+#endif
+}
+}  // namespace
+
 namespace hearth {
 namespace io {
 
@@ -337,7 +368,7 @@ class Parser {
     const char* first = reinterpret_cast<const char*>(p_ + start);
     const char* last = reinterpret_cast<const char*>(p_ + i_);
     double d = 0;
-    auto res = std::from_chars(first, last, d);
+    auto res = parse_double(first, last, d);
     if (res.ec == std::errc::result_out_of_range) {
       // Beyond double's range either way: estimate the decimal magnitude to pick infinity or zero.
       int64_t mag10;

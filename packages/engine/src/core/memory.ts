@@ -51,6 +51,17 @@ export function isAvailable(d: Device): boolean {
 export const setNumThreads = (n: number): void => native.setNumThreads(n);
 export const numThreads = (): number => native.numThreads();
 export const cpuInfo = () => native.cpuInfo();
+/** `{ backend: "native" | "wasm", isa, threads }`: which engine build runs (HEARTH_BACKEND picks one). */
+export { backendInfo, type BackendInfo } from "./native.js";
+/**
+ * The kernels this process dispatches to (ISA level after HEARTH_ISA, AMX, and the f32/bf16 GEMM, quantized product
+ * and packed quantized product kernels), as `hearth bench` prints them.
+ */
+export function kernelInfo(): { isa: string; amx: boolean; gemm: string; quantized: string; packed: string } {
+  const n = native as unknown as { gemmKernelName(): string; quantizedKernelName(): string; packedQuantizedKernelName(): string };
+  const c = native.cpuInfo();
+  return { isa: String(c.isa), amx: !!(c.amxBf16 || c.amxInt8), gemm: n.gemmKernelName(), quantized: n.quantizedKernelName(), packed: n.packedQuantizedKernelName() };
+}
 /** Read bandwidth of this machine (streams a buffer of `bytes` `repeats` times): best and median GB/s. */
 export const measureReadBandwidth = (bytes: number, repeats = 5): { bestGBs: number; medianGBs: number; kernel: string } =>
   native.measureReadBandwidth(bytes, repeats);

@@ -87,6 +87,41 @@ function findAddon(): string {
   );
 }
 
-const require = createRequire(import.meta.url);
-export const native: NativeAddon = require(findAddon());
+/** Which engine build is running: the native addon or WebAssembly, its kernel ISA, and its kernel threads. */
+export interface BackendInfo {
+  backend: "native" | "wasm";
+  isa: string;
+  threads: number;
+}
+
+// HEARTH_BACKEND=native|wasm forces a build; unset, the native addon is used when it loads, else WebAssembly
+// (the package ships the .wasm, so an install without a C++ toolchain still works).
+async function loadBackend(): Promise<{ addon: NativeAddon; backend: "native" | "wasm" }> {
+  const choice = process.env.HEARTH_BACKEND;
+  if (choice !== undefined && choice !== "" && choice !== "native" && choice !== "wasm")
+    throw new EngineError(`[backend] HEARTH_BACKEND must be "native" or "wasm", got "${choice}"`);
+  const wasm = async () => {
+    const { loadWasmAddon } = await import("./wasm-loader.js");
+    return { addon: (await loadWasmAddon()).addon as unknown as NativeAddon, backend: "wasm" as const };
+  };
+  if (choice === "wasm") return wasm();
+  const require = createRequire(import.meta.url);
+  if (choice === "native") return { addon: require(findAddon()) as NativeAddon, backend: "native" };
+  let addon: NativeAddon;
+  try {
+    addon = require(findAddon()) as NativeAddon;
+  } catch (e) {
+    const why = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+    process.stderr.write(`hearth: native addon unavailable (${why}); using the WebAssembly engine\n`);
+    return wasm();
+  }
+  return { addon, backend: "native" };
+}
+
+const loaded = await loadBackend();
+export const native: NativeAddon = loaded.addon;
 native.setErrorClass(EngineError);
+
+export function backendInfo(): BackendInfo {
+  return { backend: loaded.backend, isa: String(native.cpuInfo().isa), threads: native.numThreads() };
+}

@@ -344,7 +344,10 @@ export class DecodeLoop {
         mx.tidy(() => {
           const fo: Record<string, unknown> = { cache: r.pc.layers };
           if (o.pixelValues && r.pos === 0) fo.pixelValues = o.pixelValues;
-          this.model.forward(mx.array([chunk], mx.int32), fo);
+          // Text chunks go through the compiled step's prefill where it has one (its packed int8 products).
+          const fast = o.pixelValues ? undefined : this.decodeStep?.prefill;
+          if (fast) fast(mx.array([chunk], mx.int32), r.pc.layers);
+          else this.model.forward(mx.array([chunk], mx.int32), fo);
           mx.keep(r.pc.arrays);
         });
         this.maybeQuantize(r);

@@ -20,6 +20,7 @@ namespace cpu::fast_detail {
 // Without the ISA files (non-x86 builds) these weak stand-ins report "not available".
 __attribute__((weak)) const AttnKernels* avx2_attn() { return nullptr; }
 __attribute__((weak)) const AttnKernels* avx512_attn() { return nullptr; }
+__attribute__((weak)) const AttnKernels* vec128_attn() { return nullptr; }
 }  // namespace cpu::fast_detail
 
 namespace {
@@ -324,6 +325,7 @@ const fd::AttnKernels& attn_kernels() {
   static const fd::AttnKernels* k = [] {
     if (auto* a = fd::avx512_attn()) return a;
     if (auto* a = fd::avx2_attn()) return a;
+    if (auto* a = fd::vec128_attn()) return a;
     return &kGenericAttn;
   }();
   return *k;

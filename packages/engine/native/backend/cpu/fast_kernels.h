@@ -22,5 +22,7 @@ struct AttnKernels {
 // nullptr where the file is not built (non-x86) or the CPU lacks the ISA.
 const AttnKernels* avx2_attn();
 const AttnKernels* avx512_attn();
+// WebAssembly SIMD128 / aarch64 NEON (fast_vec128.cpp).
+const AttnKernels* vec128_attn();
 
 }  // namespace hearth::cpu::fast_detail

@@ -221,6 +221,10 @@ const Dispatch& dispatch() {
         if (auto* k = avx512_gemm(el)) d.gemm[e] = k;
         if (auto* k = avx512_gemv(el)) d.gemv[e] = k;
       }
+      if (f.neon) {
+        if (auto* k = neon_gemm(el)) d.gemm[e] = k;
+        if (auto* k = neon_gemv(el)) d.gemv[e] = k;
+      }
     }
     const int b = int(Elem::bf16);
     if (avx512 && bf == "avx512bf16") {
@@ -516,6 +520,8 @@ __attribute__((weak)) const GemmKernel* avx512_dpbf16_gemm() { return nullptr; }
 __attribute__((weak)) const GemmKernel* amx_gemm() { return nullptr; }
 __attribute__((weak)) const GemvKernel* avx2_gemv(Elem) { return nullptr; }
 __attribute__((weak)) const GemvKernel* avx512_gemv(Elem) { return nullptr; }
+__attribute__((weak)) const GemmKernel* neon_gemm(Elem) { return nullptr; }
+__attribute__((weak)) const GemvKernel* neon_gemv(Elem) { return nullptr; }
 
 }  // namespace gemm_detail
 

@@ -85,6 +85,8 @@ const GemmKernel* avx512_dpbf16_gemm();  // the vdpbf16ps kernel where supported
 const GemmKernel* amx_gemm();  // bf16 only; also requests AMX permission from the OS, nullptr if refused
 const GemvKernel* avx2_gemv(Elem e);
 const GemvKernel* avx512_gemv(Elem e);
+const GemmKernel* neon_gemm(Elem e);  // aarch64 (gemm_neon.cpp)
+const GemvKernel* neon_gemv(Elem e);
 
 // Portable packers (gemm.cpp), used by the ISA files for the layouts they don't special-case: f32 panels,
 // elements converted from any Elem.

@@ -32,6 +32,7 @@ namespace cpu::quant_detail {
 __attribute__((weak)) const QmvKernel* avx2_qmv(int, Elem, int64_t) { return nullptr; }
 __attribute__((weak)) const QmvKernel* avx512_qmv(int, Elem, int64_t) { return nullptr; }
 __attribute__((weak)) const DequantKernel* avx512_dequant(int) { return nullptr; }
+__attribute__((weak)) const QmvKernel* vec128_qmv(int, Elem, int64_t, int) { return nullptr; }
 }  // namespace cpu::quant_detail
 
 namespace {
@@ -211,9 +212,10 @@ void generic_qmv(int64_t M, int64_t N, int64_t K, const Compute<T>* xc, const Co
 
 size_t row_grain(int64_t K) { return size_t(std::max<int64_t>(8, (int64_t(1) << 17) / std::max<int64_t>(K, 1))); }
 
-const qd::QmvKernel* isa_kernel(int bits, qd::Elem ex, int64_t M) {
+const qd::QmvKernel* isa_kernel(int bits, qd::Elem ex, int64_t M, int gs = 64) {
   if (auto* k = qd::avx512_qmv(bits, ex, M)) return k;
   if (auto* k = qd::avx2_qmv(bits, ex, M)) return k;
+  if (auto* k = qd::vec128_qmv(bits, ex, M, gs)) return k;
   return nullptr;
 }
 
@@ -233,7 +235,7 @@ void qmv(int64_t M, int64_t N, int64_t K, const T* x, const uint32_t* w, const T
     }
   if constexpr (!std::is_same_v<T, double>) {
     constexpr qd::Elem ex = elem_of<T>();
-    if (const qd::QmvKernel* k = isa_kernel(bits, ex, M)) {
+    if (const qd::QmvKernel* k = isa_kernel(bits, ex, M, gs)) {
       std::vector<char> prep(k->prep_bytes(M, K) + 64);
       k->prep(M, K, x, ex, prep.data());
       const qd::QmvProblem p{M, N, K, bits, gs, prep.data(), xsum.data(), w, s, b, ex, y, N};

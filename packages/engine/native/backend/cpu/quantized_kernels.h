@@ -40,6 +40,8 @@ struct QmvKernel {
 // or that width not handled there; the driver then uses its portable kernel).
 const QmvKernel* avx2_qmv(int bits, Elem ex, int64_t M);
 const QmvKernel* avx512_qmv(int bits, Elem ex, int64_t M);
+// WebAssembly SIMD128 / aarch64 NEON (quantized_vec128.cpp); also needs the group size.
+const QmvKernel* vec128_qmv(int bits, Elem ex, int64_t M, int gs);
 
 // Dequantizes `rows` rows of K codes (row stride K·bits/32 words) with scales/biases [rows, K/gs] of type e
 // into out [rows, K] of type e, with mx.dequantize's roundings (scale·q rounded to e, then + bias rounded).

@@ -457,7 +457,9 @@ std::vector<Array> Convolution::vjp(const std::vector<Array>& primals, const Arr
 namespace {
 
 std::vector<int64_t> per_dim(std::vector<int64_t> v, int d, const char* op, const char* what) {
-  if (v.size() == 1 && d != 1) v.assign(size_t(d), v[0]);
+  // The value is copied first: assign(n, v[0]) would read v[0] after the reallocation freed it (UB that glibc
+  // happens to survive; emscripten's malloc reuses those bytes).
+  if (v.size() == 1 && d != 1) v.assign(size_t(d), int64_t{v[0]});
   if (int(v.size()) != d)
     throw_invalid(op, std::string(what) + " must have 1 or " + std::to_string(d) + " entries (one per spatial dim), got " +
                           std::to_string(v.size()));

@@ -44,6 +44,11 @@ export interface ForwardOptions {
   bidirectional?: boolean;
   /** Collects the hidden state after the embedding and after every layer (as transformers' hidden_states). */
   hiddenStates?: MxArray[];
+  /**
+   * The products' implementation (default: each layer's own forward, exact). The decode step's prefill passes
+   * its packed int8 products here (DecodeStep.prefill); training and the fixture tests never do.
+   */
+  linear?: LinearFn;
 }
 
 type LayerMask = { mask?: MxArray | "causal"; slidingWindow?: number };
@@ -188,10 +193,10 @@ export class TransformerBlock extends Module {
     return clipResidual(h, this.post_feedforward_layernorm.forward(m));
   }
 
-  forward(x: MxArray, mask: LayerMask, cache?: Cache): MxArray {
-    let [q, k, v] = this.attnIn(x, cache ? cache.offset : 0);
+  forward(x: MxArray, mask: LayerMask, cache?: Cache, linear: LinearFn = plainLinear): MxArray {
+    let [q, k, v] = this.attnIn(x, cache ? cache.offset : 0, linear);
     if (cache) [k, v] = cache.updateAndFetch(k, v);
-    return this.attnOut(x, this.self_attn.attend(q, k, v, mask));
+    return this.attnOut(x, this.self_attn.attend(q, k, v, mask), linear);
   }
 }
 
@@ -238,7 +243,7 @@ export class Gemma3TextModel extends Module {
     const bidirectional = opts.bidirectional ?? this.args.useBidirectionalAttention;
     const masks = this.layerMasks(L, cache, opts, bidirectional);
     this.layers.forEach((layer, i) => {
-      h = layer.forward(h, this.layers[i].self_attn.isSliding ? masks.sliding : masks.global, cache?.[i]);
+      h = layer.forward(h, this.layers[i].self_attn.isSliding ? masks.sliding : masks.global, cache?.[i], opts.linear);
       if (opts.hiddenStates && i < this.layers.length - 1) opts.hiddenStates.push(h);
     });
     const out = this.norm.forward(h);
@@ -304,7 +309,7 @@ export class Model extends Module {
 
   /** Logits [B, L, vocab] for input ids [B, L]. */
   forward(inputs: MxArray, opts: ForwardOptions = {}): MxArray {
-    return this.logits(this.model.forward(inputs, opts));
+    return this.logits(this.model.forward(inputs, opts), opts.linear);
   }
 
   /** Logits of final (normed) hidden states: the vocabulary head and the soft cap. */
@@ -322,15 +327,17 @@ export class Model extends Module {
     const int8 = opts.int8Activations ?? true;
     const envOff = typeof process !== "undefined" && process.env?.HEARTH_PACKED === "0";
     const packed = int8 && (opts.packedWeights ?? !envOff) && packedQuantizedKernelName() !== "generic";
+    const prefillEnvOff = typeof process !== "undefined" && process.env?.HEARTH_PACKED_PREFILL === "0";
+    const prefill = packed && (opts.packedPrefill ?? (!prefillEnvOff && !mx.kernelInfo().amx));
     const fingerprint = decodeStepFingerprint(this);
-    const hit = this._decodeSteps.find((s) => s.int8 === int8 && s.packed === packed && sameArrays(s.fingerprint, fingerprint));
+    const hit = this._decodeSteps.find((s) => s.int8 === int8 && s.packed === packed && s.prefill === prefill && sameArrays(s.fingerprint, fingerprint));
     if (hit) return hit.step;
-    const step = makeGemma3DecodeStep(this, int8, packed);
+    const step = makeGemma3DecodeStep(this, int8, packed, prefill);
     // One step per setting: a packed step holds a second copy of the weights, so another setting replaces it.
-    this._decodeSteps = [{ int8, packed, fingerprint, step }];
+    this._decodeSteps = [{ int8, packed, prefill, fingerprint, step }];
     return step;
   }
-  private _decodeSteps: { int8: boolean; packed: boolean; fingerprint: unknown[]; step: DecodeStep | undefined }[] = [];
+  private _decodeSteps: { int8: boolean; packed: boolean; prefill: boolean; fingerprint: unknown[]; step: DecodeStep | undefined }[] = [];
 
   /** Checkpoint tensors → this model's parameter names. */
   sanitize(weights: Record<string, MxArray>): Record<string, MxArray> {
@@ -373,13 +380,36 @@ export interface DecodeStepOptions {
    * HEARTH_PACKED=0 turns it off (A/B runs).
    */
   packedWeights?: boolean;
+  /**
+   * With packed weights: DecodeStep.prefill runs the prompt through the packed int8 products too (an int8 GEMM:
+   * row blocks of 6 against each 16-column record), ~0.5% relative error per product as in decode. Default true
+   * where the CPU has no AMX (there the exact dequantize + AMX path is faster); HEARTH_PACKED_PREFILL=0 turns it off.
+   * The model's forward() stays exact whatever this says.
+   */
+  packedPrefill?: boolean;
+}
+
+/** Which kernels a decode step chose (as `hearth bench` reports them). */
+export interface DecodeStepInfo {
+  int8Activations: boolean;
+  /** Quantized layers repacked into the packed layout (and how many products a layer runs: 4 packed vs 7). */
+  packedWeights: boolean;
+  /** Prompt chunks go through the packed products (DecodeStep.prefill is set). */
+  packedPrefill: boolean;
+  /** The packed product's kernel ("avx512-vnni" | "avx2" | "generic"). */
+  packedKernel: string;
 }
 
 /**
  * Token ids [B, 1] → logits [B, vocab] for B rows, each with its own caches (`caches[b]`, the model's own kinds,
  * already holding that row's prompt) at its own offset; advances every row's caches by one position.
+ * `prefill`, where set, is the forward a decode loop runs prompt chunks through (token ids [1, L], the row's
+ * caches → logits, lazily): the model's forward with the step's packed products.
  */
-export type DecodeStep = (tokens: MxArray, caches: Cache[][]) => MxArray;
+export type DecodeStep = ((tokens: MxArray, caches: Cache[][]) => MxArray) & {
+  info?: DecodeStepInfo;
+  prefill?: (inputs: MxArray, cache: Cache[]) => MxArray;
+};
 
 /** A quantized layer's parameters (QuantizedLinear / QuantizedEmbedding). */
 interface Quantized {
@@ -464,7 +494,7 @@ function packWeights(model: Model): Map<object, PackedQuantized> {
  * caches and attention runs per row on exactly that row's keys, so rows at different lengths, and sliding-window
  * rows that have rotated, need neither padding nor masks and give what they give alone.
  */
-function makeGemma3DecodeStep(model: Model, int8: boolean, packed: boolean): DecodeStep | undefined {
+function makeGemma3DecodeStep(model: Model, int8: boolean, packed: boolean, packedPrefill: boolean): DecodeStep | undefined {
   const inner = model.model;
   if (inner.args.attnLogitSoftcapping) return undefined;  // not a Gemma 3 feature; leave such configs to forward()
   const quantOf = (layer: object) => (int8 ? quantizedOf((layer as { tied?: unknown }).tied ?? layer) : undefined);
@@ -493,7 +523,7 @@ function makeGemma3DecodeStep(model: Model, int8: boolean, packed: boolean): Dec
     const out = model.logits(inner.norm.forward(h), linear);
     return mx.reshape(out, [out.shape[0], out.shape[2]]);
   });
-  return (tokens: MxArray, caches: Cache[][]) => {
+  const step: DecodeStep = (tokens: MxArray, caches: Cache[][]) => {
     const B = caches.length;
     if (tokens.shape[0] !== B || tokens.shape[1] !== 1)
       throw new Error(`[decodeStep] tokens must be [${B}, 1] for ${B} rows, got [${tokens.shape.join(", ")}]`);
@@ -517,4 +547,20 @@ function makeGemma3DecodeStep(model: Model, int8: boolean, packed: boolean): Dec
     });
     return head(h);
   };
+  // Prefill: only the packed layers change (an unpacked int8 product is a matvec kernel, slower than the tiled
+  // float path for a prompt); everything else is the model's own forward.
+  const prefillLinear: LinearFn = (layer, x) => {
+    const p = packs?.get((layer as { tied?: object }).tied ?? layer);
+    const q = p ? quantOf(layer) : undefined;
+    return q && p ? withBias(packedQuantizedMatmul(x, p), q) : layer.forward(x);
+  };
+  prefillLinear.many = (ls, x) => {
+    const p = packs?.get(ls[0]);
+    if (!p || p.splits.length !== ls.length) return ls.map((l) => prefillLinear(l, x));
+    return packedQuantizedMatmulSplit(x, p).map((y, i) => withBias(y, quantOf(ls[i])!));
+  };
+  const usePrefill = packedPrefill && !!packs && packs.size > 0;
+  if (usePrefill) step.prefill = (inputs: MxArray, cache: Cache[]) => model.forward(inputs, { cache, linear: prefillLinear });
+  step.info = { int8Activations: int8, packedWeights: !!packs && packs.size > 0, packedPrefill: usePrefill, packedKernel: packedQuantizedKernelName() };
+  return step;
 }
