@@ -17,7 +17,8 @@ function backend(opts: Parameters<typeof createLocalBackend>[0] = {}) {
 }
 
 const tokenizer = await lm.loadTokenizer(lm.bundledModelPath());
-const ids = (text: string) => lm.promptTokens(tokenizer, { prompt: text });
+// A completion prompt is tokenized as written (no chat template), as LocalBackend does.
+const ids = (text: string) => lm.promptTokens(tokenizer, { prompt: text, rawPrompt: true });
 
 async function tokensOf(it: AsyncIterable<GenerateEvent>, onToken?: (n: number) => void): Promise<{ tokens: number[]; done: Extract<GenerateEvent, { type: "done" }>; start?: Extract<GenerateEvent, { type: "start" }> }> {
   const tokens: number[] = [];
