@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // hearth: the command line. One file per subcommand, loaded on demand; wrong usage exits 2, other errors exit 1
 // with a one-line message (the stack trace only with --verbose).
-import "./heap.js";  // first: V8 heap settings (heap.ts)
 import { readFileSync } from "node:fs";
 import { UsageError } from "./args.js";
 import { COMMANDS } from "./commands.js";

@@ -331,6 +331,14 @@ export function validateTemplate(templateText: string, source: string): void {
   compile(templateText, source);
 }
 
+/**
+ * Start the render worker now (it boots in ~0.1-0.2 s on its own thread) so that the first render does not wait
+ * for it: loadTokenizer calls this before reading the tokenizer files.
+ */
+export function prewarmTemplateWorker(): void {
+  getWorker();
+}
+
 /** Stop the shared render worker (it is unref'd, so this is only needed for tidy shutdowns). */
 export function shutdownTemplateWorker(): void {
   sharedWorker?.terminate();

@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import {
   DEFAULT_CHAT_TEMPLATE_TIMEOUT_MS,
+  prewarmTemplateWorker,
   renderTemplate,
   truncateAfterFinalMessage,
   type ChatMessage,
@@ -492,6 +493,9 @@ function addTemplates(into: Map<string, { template: string; source: string }>, v
  */
 export async function loadTokenizer(folder: string, opts: TokenizerOptions = {}): Promise<Tokenizer> {
   const dir = resolve(folder);
+  // The chat template renders in a worker thread (chat-template.ts): let it boot while the files are read and
+  // the tokenizer is built (and, from lm.load, the model), instead of at the first render.
+  if ((opts.chatTemplateTimeoutMs ?? DEFAULT_CHAT_TEMPLATE_TIMEOUT_MS) > 0) prewarmTemplateWorker();
   const looked = "tokenizer.json or tokenizer.json.gz (with tokenizer_config.json or tokenizer_config.json.gz)";
   let info: Awaited<ReturnType<typeof stat>>;
   try {
