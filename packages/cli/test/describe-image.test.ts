@@ -27,3 +27,23 @@ test("hearth describe-image streams the answer; load errors exit 1 with one line
     assert.ok(oneLine(e.stderr), e.stderr);
   }
 });
+
+test("describe-image --top-k and --top-p reach the sampler: --temp 20 with --top-k 1 or a tiny --top-p is greedy; bad values exit 2", async () => {
+  const dir = tinyVlmWithTokenizer();
+  const base = ["describe-image", "--model", dir, "--image", IMAGE, "--max-tokens", "12"];
+  const greedy = await hearth(base);
+  assert.equal(greedy.code, 0, greedy.stderr);
+  for (const extra of [["--top-k", "1"], ["--top-p", "0.000001"]]) {
+    const r = await hearth([...base, "--temp", "20", "--seed", "3", ...extra]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, greedy.stdout, extra.join(" "));
+  }
+  // Without them, temperature 20 over the random tiny model wanders off the greedy text.
+  const hot = await hearth([...base, "--temp", "20", "--seed", "3"]);
+  assert.notEqual(hot.stdout, greedy.stdout);
+  for (const bad of [["--top-p", "1.5"], ["--top-k", "-3"]]) {
+    const e = await hearth([...base, ...bad]);
+    assert.equal(e.code, 2, e.stderr);
+    assert.ok(oneLine(e.stderr), e.stderr);
+  }
+});

@@ -229,7 +229,12 @@ class RenderWorker {
       transferList: [port2],
       // A template that builds giant strings should die alone, not take the process with it.
       resourceLimits: { maxOldGenerationSizeMb: 1024 },
+      // The worker's source is CommonJS: a parent run as `node --input-type=module -e …` must not make it ESM.
+      execArgv: process.execArgv.filter((a) => !a.startsWith("--input-type")),
     });
+    // A worker that fails to boot must not crash the process (it is started early, see prewarmTemplateWorker):
+    // render() then reports that it did not start.
+    this.worker.on("error", () => undefined);
     // Neither the worker nor the port may keep an otherwise finished process alive.
     this.worker.unref();
     this.port.unref();
