@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { lm } from "@hearth/engine";
 import { findFixture } from "./helpers/fixtures.js";
 import { tinyVlmWithTokenizer } from "./helpers/tiny-tokenizer.js";
-import { hearth, oneLine } from "./helpers/run.js";
+import { spawn } from "node:child_process";
+import { hearth, MAIN, oneLine } from "./helpers/run.js";
 
 const IMAGE = join(findFixture("image-preprocess"), "input.png");
 
@@ -46,4 +47,22 @@ test("describe-image --top-k and --top-p reach the sampler: --temp 20 with --top
     assert.equal(e.code, 2, e.stderr);
     assert.ok(oneLine(e.stderr), e.stderr);
   }
+});
+
+test("SIGTERM during describe-image stops after the current token: the text so far, exit 143, finish reason abort", async () => {
+  const dir = tinyVlmWithTokenizer();
+  const child = spawn(process.execPath, [MAIN, "describe-image", "--model", dir, "--image", IMAGE, "--max-tokens", "1000000"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "", err = "";
+  child.stderr.on("data", (d) => (err += d));
+  await new Promise<void>((resolve) => child.stdout.on("data", (d) => {
+    out += d;
+    if (out.length >= 200 && !child.killed) {
+      child.kill("SIGTERM");
+      resolve();
+    }
+  }));
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  assert.equal(code, 143, err);
+  assert.match(err, /generation: \d+ tokens, .*\(abort\)/);
+  assert.ok(out.endsWith("\n"));
 });
