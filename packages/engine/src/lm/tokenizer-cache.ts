@@ -262,26 +262,26 @@ export function buildPrebuilt(json: JsonObject): CachedTokenizer | undefined {
     if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= n || tokens[id] !== undefined) return undefined;
     tokens[id] = token;
   }
-  const parts: Buffer[] = [];
   const offsets = new Int32Array(n + 1);
   let at = 0;
   const slots = new Int32Array(tableSize(n));
   const mask = slots.length - 1;
-  const idOf = new Map<string, number>();
   for (let id = 0; id < n; id++) {
     const s = tokens[id];
-    const b = Buffer.from(s, "utf8");
-    // A lone surrogate does not survive UTF-8: such a vocabulary stays on the plain path.
-    if (b.toString("utf8") !== s) return undefined;
-    parts.push(b);
     offsets[id] = at;
-    at += b.length;
-    idOf.set(s, id);
+    at += Buffer.byteLength(s, "utf8");
     let i = stringHash(s) & mask;
     while (slots[i] !== 0) i = (i + 1) & mask;
     slots[i] = id + 1;
   }
   offsets[n] = at;
+  const joined = tokens.join("");
+  const blob = Buffer.from(joined, "utf8");
+  // A lone surrogate does not survive UTF-8: such a vocabulary stays on the plain path.
+  if (blob.length !== at || blob.toString("utf8") !== joined) return undefined;
+  // Merge pieces by the vocabulary object itself (a hash lookup; no Map of 262k strings to build).
+  const vocabObj = model.vocab as Record<string, number>;
+  const idOf = { get: (s: string): number | undefined => (Object.hasOwn(vocabObj, s) ? vocabObj[s] : undefined) };
   // As the library: pairs as given, or "a b" split at the first spaces (split(" ", 2)).
   const merges = model.merges as unknown[];
   const m = merges.length;
@@ -302,7 +302,7 @@ export function buildPrebuilt(json: JsonObject): CachedTokenizer | undefined {
     pairSlots[i] = r + 1;
   }
   const lite = { ...json, model: { ...model, vocab: {}, merges: [] } };
-  return { lite, prebuilt: { n, blob: Buffer.concat(parts), offsets, slots, mergeA, mergeB, pairSlots } };
+  return { lite, prebuilt: { n, blob, offsets, slots, mergeA, mergeB, pairSlots } };
 }
 
 export function sourceHash(bytes: Buffer): string {
