@@ -229,8 +229,9 @@ class RenderWorker {
       transferList: [port2],
       // A template that builds giant strings should die alone, not take the process with it.
       resourceLimits: { maxOldGenerationSizeMb: 1024 },
-      // The worker's source is CommonJS: a parent run as `node --input-type=module -e …` must not make it ESM.
-      execArgv: process.execArgv.filter((a) => !a.startsWith("--input-type")),
+      // None of the parent's flags: the worker's source is CommonJS, which a parent's `--input-type=module` would
+      // break, and Node refuses V8 flags such as --expose-gc when they are given to a worker explicitly.
+      execArgv: [],
     });
     // A worker that fails to boot must not crash the process (it is started early, see prewarmTemplateWorker):
     // render() then reports that it did not start.
