@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { loadTokenizer, type Tokenizer } from "../src/lm/tokenizer.js";
 import { findFixture } from "./helpers/fixtures.js";
+import { writeTinyTokenizer } from "./helpers/tiny-tokenizer.js";
+import { spawnSync } from "node:child_process";
 
 const FIXTURE = findFixture("tokenizer-gemma3");
 const REF = JSON.parse(readFileSync(join(FIXTURE, "reference.json"), "utf8")) as {
@@ -138,4 +140,18 @@ test("the cache key is tokenizer.json's bytes as stored (gzipped the same JSON d
     assert.equal(cacheFiles(dir).length, 2, "the fixture's entry from the first test and this one");
   });
   assert.equal((await withCacheDir(dir, () => loadTokenizer(model, { cache: false }))).prebuilt, false, "cache: false skips it");
+});
+
+test("the chat-template worker (started by loadTokenizer) renders in processes run with --expose-gc or --input-type=module", async () => {
+  const model = mkdtempSync(join(tmpdir(), "hearth-tokcache-model-"));
+  writeTinyTokenizer(model, 300);
+  const tokenizerJs = new URL("../src/lm/tokenizer.js", import.meta.url).href;
+  const script = `const { loadTokenizer } = await import(${JSON.stringify(tokenizerJs)});
+    const t = await loadTokenizer(${JSON.stringify(model)});
+    console.log(t.applyChatTemplate([{ role: "user", content: "hi" }], { addGenerationPrompt: true, tokenize: false }));`;
+  for (const flags of [["--expose-gc"], ["--input-type=module"]]) {
+    const r = spawnSync(process.execPath, [...flags, "--input-type=module", "-e", script], { encoding: "utf8", env: { ...process.env, HEARTH_CACHE_DIR: DIR } });
+    assert.equal(r.status, 0, `${flags.join(" ")}: ${r.stderr}`);
+    assert.match(r.stdout, /<start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\n/, flags.join(" "));
+  }
 });
