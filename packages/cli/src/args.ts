@@ -2,6 +2,7 @@
 // fail with exit code 2, model resolution, the prompt from a flag or stdin, and the sampling flags.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { lm, mx } from "@hearth/engine";
+import { collectGarbage, settleHeap } from "./heap.js";
 
 type Json = lm.Json;
 const { BUNDLED_MODEL_NAME, bundledModelPath } = lm;
@@ -263,11 +264,16 @@ export function formatStats(r: { promptTokens: number; promptTps: number; genera
 /**
  * Called once per generated token: every 256 tokens it frees the allocator's cached buffers (as mlx-lm's
  * generate_step does with mx.clear_cache()). A growing KV cache leaves a freed buffer of a new size at each
- * growth step that is never reused; without this, RSS grows with the generation's length.
+ * growth step that is never reused; without this, RSS grows with the generation's length. Every 2048 tokens it
+ * also runs a full JS collection; from the first trim the JS heap's young generation stops growing (heap.ts
+ * says why).
  */
-export function cacheTrimmer(every = 256): () => void {
+export function cacheTrimmer(every = 256, gcEvery = 2048): () => void {
   let n = 0;
   return () => {
-    if (++n % every === 0) mx.clearCache();
+    if (++n % every !== 0) return;
+    mx.clearCache();
+    settleHeap();
+    if (n % gcEvery === 0) collectGarbage();
   };
 }

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { lm } from "@hearth/engine";
 import { findFixture } from "./helpers/fixtures.js";
 import { tinyVlmWithTokenizer } from "./helpers/tiny-tokenizer.js";
-import { hearth, oneLine } from "./helpers/run.js";
+import { spawn } from "node:child_process";
+import { hearth, MAIN, oneLine } from "./helpers/run.js";
 
 const IMAGE = join(findFixture("image-preprocess"), "input.png");
 
@@ -26,4 +27,42 @@ test("hearth describe-image streams the answer; load errors exit 1 with one line
     assert.match(e.stderr, re);
     assert.ok(oneLine(e.stderr), e.stderr);
   }
+});
+
+test("describe-image --top-k and --top-p reach the sampler: --temp 20 with --top-k 1 or a tiny --top-p is greedy; bad values exit 2", async () => {
+  const dir = tinyVlmWithTokenizer();
+  const base = ["describe-image", "--model", dir, "--image", IMAGE, "--max-tokens", "12"];
+  const greedy = await hearth(base);
+  assert.equal(greedy.code, 0, greedy.stderr);
+  for (const extra of [["--top-k", "1"], ["--top-p", "0.000001"]]) {
+    const r = await hearth([...base, "--temp", "20", "--seed", "3", ...extra]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, greedy.stdout, extra.join(" "));
+  }
+  // Without them, temperature 20 over the random tiny model wanders off the greedy text.
+  const hot = await hearth([...base, "--temp", "20", "--seed", "3"]);
+  assert.notEqual(hot.stdout, greedy.stdout);
+  for (const bad of [["--top-p", "1.5"], ["--top-k", "-3"]]) {
+    const e = await hearth([...base, ...bad]);
+    assert.equal(e.code, 2, e.stderr);
+    assert.ok(oneLine(e.stderr), e.stderr);
+  }
+});
+
+test("SIGTERM during describe-image stops after the current token: the text so far, exit 143, finish reason abort", async () => {
+  const dir = tinyVlmWithTokenizer();
+  const child = spawn(process.execPath, [MAIN, "describe-image", "--model", dir, "--image", IMAGE, "--max-tokens", "1000000"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "", err = "";
+  child.stderr.on("data", (d) => (err += d));
+  await new Promise<void>((resolve) => child.stdout.on("data", (d) => {
+    out += d;
+    if (out.length >= 200 && !child.killed) {
+      child.kill("SIGTERM");
+      resolve();
+    }
+  }));
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  assert.equal(code, 143, err);
+  assert.match(err, /generation: \d+ tokens, .*\(abort\)/);
+  assert.ok(out.endsWith("\n"));
 });

@@ -229,7 +229,13 @@ class RenderWorker {
       transferList: [port2],
       // A template that builds giant strings should die alone, not take the process with it.
       resourceLimits: { maxOldGenerationSizeMb: 1024 },
+      // None of the parent's flags: the worker's source is CommonJS, which a parent's `--input-type=module` would
+      // break, and Node refuses V8 flags such as --expose-gc when they are given to a worker explicitly.
+      execArgv: [],
     });
+    // A worker that fails to boot must not crash the process (it is started early, see prewarmTemplateWorker):
+    // render() then reports that it did not start.
+    this.worker.on("error", () => undefined);
     // Neither the worker nor the port may keep an otherwise finished process alive.
     this.worker.unref();
     this.port.unref();
@@ -329,6 +335,14 @@ export function renderTemplate(templateText: string, vars: Record<string, unknow
 /** Parse a template now so a syntax error surfaces at load/configuration time, not on first request. */
 export function validateTemplate(templateText: string, source: string): void {
   compile(templateText, source);
+}
+
+/**
+ * Start the render worker now (it boots in ~0.1-0.2 s on its own thread) so that the first render does not wait
+ * for it: loadTokenizer calls this before reading the tokenizer files.
+ */
+export function prewarmTemplateWorker(): void {
+  getWorker();
 }
 
 /** Stop the shared render worker (it is unref'd, so this is only needed for tidy shutdowns). */

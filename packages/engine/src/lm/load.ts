@@ -64,6 +64,9 @@ export async function load(pathOrHubId: string, opts: LoadOptions = {}): Promise
   const path = resolveModelPath(pathOrHubId);
   assertNotEmbedder(path, pathOrHubId);
   const config = readConfig(path);
+  // The tokenizer's file reads (and its chat-template worker's boot) overlap the model's load.
+  const tokenizerLoad = opts.noTokenizer || !hasTokenizer(path) ? undefined : loadTokenizer(path);
+  tokenizerLoad?.catch(() => undefined);  // awaited below; a model error thrown first must not leave it unhandled
   const model = await createModel(config);
   let weights = model.sanitize(loadWeightsFrom(path));
   if (opts.dtype !== undefined) {
@@ -75,7 +78,7 @@ export async function load(pathOrHubId: string, opts: LoadOptions = {}): Promise
   if (opts.adapterPath) loadAdapters(model, opts.adapterPath);
   model.eval();
   mx.eval(treeFlatten(model.parameters()).map(([, a]) => a));
-  const tokenizer = opts.noTokenizer || !hasTokenizer(path) ? undefined : await loadTokenizer(path);
+  const tokenizer = await tokenizerLoad;
   if (tokenizer) {
     const vocab = (config.text_config ?? config).vocab_size;
     // The base vocabulary must fit; added tokens past it (Gemma 3's image token 262144 with vocab_size 262144 in

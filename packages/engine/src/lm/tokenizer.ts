@@ -11,10 +11,20 @@ import { promisify } from "node:util";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import {
   DEFAULT_CHAT_TEMPLATE_TIMEOUT_MS,
+  prewarmTemplateWorker,
   renderTemplate,
   truncateAfterFinalMessage,
   type ChatMessage,
 } from "./chat-template.js";
+import {
+  buildPrebuilt,
+  installPrebuilt,
+  readTokenizerCache,
+  sourceHash,
+  tokenizerCacheEnabled,
+  writeTokenizerCache,
+  type PrebuiltVocab,
+} from "./tokenizer-cache.js";
 import {
   createStreamingDetokenizer,
   type DetokenizerOptions,
@@ -87,6 +97,11 @@ export interface TokenizerFiles {
   modelConfig?: JsonObject;
   /** Chat templates by name ("default" is the unnamed one), with where each came from. */
   chatTemplates?: Map<string, { template: string; source: string }>;
+  /**
+   * The vocabulary and merges as tables (tokenizer-cache.ts); `tokenizer` then has an empty model.vocab and
+   * model.merges.
+   */
+  prebuilt?: PrebuiltVocab;
 }
 
 export interface TokenizerOptions {
@@ -94,6 +109,11 @@ export interface TokenizerOptions {
   chatTemplateTimeoutMs?: number;
   /** Extra ids or token strings that end generation (mlx-lm's eos_token_ids override). */
   extraEosTokens?: Array<number | string>;
+  /**
+   * loadTokenizer: keep a pre-built form of a BPE tokenizer.json in the cache folder and start from it
+   * (tokenizer-cache.ts; default true unless HEARTH_TOKENIZER_CACHE=0). The ids are the same either way.
+   */
+  cache?: boolean;
 }
 
 // Chat-tuned tokenizer_configs replace eos_token with the end-of-turn marker, while the model can
@@ -147,6 +167,8 @@ export class Tokenizer implements DetokenizerSource {
   /** Default render budget for chat templates, in ms. */
   chatTemplateTimeoutMs: number;
   readonly partialCharacters: DetokenizerSource["partialCharacters"];
+  /** Whether the vocabulary and merges came from the pre-built cache (tokenizer-cache.ts), not tokenizer.json. */
+  readonly prebuilt: boolean;
 
   private readonly inner: HfTokenizer;
   private readonly templates: Map<string, { template: string; source: string }>;
@@ -158,12 +180,15 @@ export class Tokenizer implements DetokenizerSource {
   constructor(files: TokenizerFiles, opts: TokenizerOptions = {}) {
     const config = files.tokenizerConfig ?? {};
     this.inner = new HfTokenizer(files.tokenizer, config);
+    if (files.prebuilt && !installPrebuilt(this.inner, files.prebuilt))
+      throw new Error("[tokenizer] a pre-built vocabulary was given but the tokenizers library's BPE model has another shape");
     this.templates = files.chatTemplates ?? new Map();
     this.chatTemplateTimeoutMs = opts.chatTemplateTimeoutMs ?? DEFAULT_CHAT_TEMPLATE_TIMEOUT_MS;
     // Same default as the library's decode, so streamed text matches decode() exactly.
     this.cleanUpSpaces = (config.clean_up_tokenization_spaces as boolean | undefined) ?? true;
 
-    this.vocabSize = countVocab(files.tokenizer.model);
+    this.prebuilt = !!files.prebuilt;
+    this.vocabSize = files.prebuilt ? files.prebuilt.n : countVocab(files.tokenizer.model);
     const added = this.inner.get_added_tokens_decoder();
     let maxId = this.vocabSize - 1;
     for (const id of added.keys()) maxId = Math.max(maxId, id);
@@ -392,33 +417,46 @@ function isMissing(err: unknown): boolean {
   return code === "ENOENT" || code === "ENOTDIR";
 }
 
-/** Read `name`, or `name.gz` gunzipped when allowGz; undefined when neither exists. */
-async function readText(folder: string, name: string, allowGz: boolean): Promise<{ path: string; text: string } | undefined> {
+/** The bytes of `name`, or of `name.gz` when allowGz, as stored; undefined when neither exists. */
+async function readRaw(folder: string, name: string, allowGz = true): Promise<{ path: string; bytes: Buffer } | undefined> {
   const candidates = allowGz ? [name, `${name}.gz`] : [name];
   for (const file of candidates) {
     const path = join(folder, file);
-    let bytes: Buffer;
     try {
-      bytes = await readFile(path);
+      return { path, bytes: await readFile(path) };
     } catch (err) {
       if (isMissing(err)) continue;
       throw new Error(`Cannot read ${path}: ${(err as Error).message}`, { cause: err });
     }
-    if (file.endsWith(".gz")) {
-      try {
-        bytes = await gunzipAsync(bytes);
-      } catch (err) {
-        throw new Error(`Cannot gunzip ${path}: ${(err as Error).message}`, { cause: err });
-      }
-    }
-    return { path, text: bytes.toString("utf8") };
   }
   return undefined;
 }
 
+async function rawText(raw: { path: string; bytes: Buffer }): Promise<{ path: string; text: string }> {
+  let bytes = raw.bytes;
+  if (raw.path.endsWith(".gz")) {
+    try {
+      bytes = await gunzipAsync(bytes);
+    } catch (err) {
+      throw new Error(`Cannot gunzip ${raw.path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return { path: raw.path, text: bytes.toString("utf8") };
+}
+
+/** Read `name`, or `name.gz` gunzipped when allowGz; undefined when neither exists. */
+async function readText(folder: string, name: string, allowGz: boolean): Promise<{ path: string; text: string } | undefined> {
+  const raw = await readRaw(folder, name, allowGz);
+  return raw && rawText(raw);
+}
+
 async function readJson(folder: string, name: string, allowGz = true): Promise<{ path: string; value: JsonObject } | undefined> {
-  const file = await readText(folder, name, allowGz);
-  if (!file) return undefined;
+  const raw = await readRaw(folder, name, allowGz);
+  return raw && parseJson(raw);
+}
+
+async function parseJson(raw: { path: string; bytes: Buffer }): Promise<{ path: string; value: JsonObject }> {
+  const file = await rawText(raw);
   let value: unknown;
   try {
     value = JSON.parse(file.text);
@@ -455,6 +493,9 @@ function addTemplates(into: Map<string, { template: string; source: string }>, v
  */
 export async function loadTokenizer(folder: string, opts: TokenizerOptions = {}): Promise<Tokenizer> {
   const dir = resolve(folder);
+  // The chat template renders in a worker thread (chat-template.ts): let it boot while the files are read and
+  // the tokenizer is built (and, from lm.load, the model), instead of at the first render.
+  if ((opts.chatTemplateTimeoutMs ?? DEFAULT_CHAT_TEMPLATE_TIMEOUT_MS) > 0) prewarmTemplateWorker();
   const looked = "tokenizer.json or tokenizer.json.gz (with tokenizer_config.json or tokenizer_config.json.gz)";
   let info: Awaited<ReturnType<typeof stat>>;
   try {
@@ -465,9 +506,9 @@ export async function loadTokenizer(folder: string, opts: TokenizerOptions = {})
   }
   if (!info.isDirectory()) throw new Error(`No tokenizer found: ${dir} is not a folder (looked for ${looked} in it)`);
 
-  const [tokenizer, tokenizerConfig, specialTokensMap, generationConfig, modelConfig, templateJson, templateJinja] =
+  const [source, tokenizerConfig, specialTokensMap, generationConfig, modelConfig, templateJson, templateJinja] =
     await Promise.all([
-      readJson(dir, "tokenizer.json"),
+      readRaw(dir, "tokenizer.json"),
       readJson(dir, "tokenizer_config.json"),
       readJson(dir, "special_tokens_map.json"),
       readJson(dir, "generation_config.json"),
@@ -475,7 +516,7 @@ export async function loadTokenizer(folder: string, opts: TokenizerOptions = {})
       readJson(dir, "chat_template.json", false),
       readText(dir, "chat_template.jinja", false),
     ]);
-  if (!tokenizer) {
+  if (!source) {
     const hasSentencePiece = await stat(join(dir, "tokenizer.model")).then(() => true, () => false);
     throw new Error(
       `No tokenizer found in ${dir}: looked for ${looked}` +
@@ -489,19 +530,34 @@ export async function loadTokenizer(folder: string, opts: TokenizerOptions = {})
   if (templateJson) addTemplates(chatTemplates, templateJson.value.chat_template, templateJson.path);
   if (templateJinja) chatTemplates.set("default", { template: templateJinja.text, source: templateJinja.path });
 
+  const files: Omit<TokenizerFiles, "tokenizer"> = {
+    tokenizerConfig: tokenizerConfig?.value,
+    specialTokensMap: specialTokensMap?.value,
+    generationConfig: generationConfig?.value,
+    modelConfig: modelConfig?.value,
+    chatTemplates,
+  };
+  // The pre-built form when the cache holds one for exactly these bytes; else the plain path, which then fills it.
+  const useCache = (opts.cache ?? true) && tokenizerCacheEnabled();
+  const hash = useCache ? sourceHash(source.bytes) : "";
+  const cached = useCache ? readTokenizerCache(source.bytes, hash) : undefined;
+  if (cached) {
+    try {
+      return new Tokenizer({ ...files, tokenizer: cached.lite, prebuilt: cached.prebuilt }, opts);
+    } catch {
+      // A cache this version can't use: the plain path below rewrites it.
+    }
+  }
+  const tokenizer = await parseJson(source);
+  let built: Tokenizer;
   try {
-    return new Tokenizer(
-      {
-        tokenizer: tokenizer.value,
-        tokenizerConfig: tokenizerConfig?.value,
-        specialTokensMap: specialTokensMap?.value,
-        generationConfig: generationConfig?.value,
-        modelConfig: modelConfig?.value,
-        chatTemplates,
-      },
-      opts,
-    );
+    built = new Tokenizer({ ...files, tokenizer: tokenizer.value }, opts);
   } catch (err) {
     throw new Error(`Cannot build a tokenizer from ${tokenizer.path}: ${(err as Error).message}`, { cause: err });
   }
+  if (useCache) {
+    const pre = buildPrebuilt(tokenizer.value);
+    if (pre) writeTokenizerCache(source.bytes, source.path, pre, hash);
+  }
+  return built;
 }
