@@ -17,6 +17,8 @@ export interface McpOptions {
   baseUrl?: string;
   apiKey?: string;
   shared: boolean;
+  /** With --shared: a host this face starts exits after this many ms without clients (serving's default: 15 min). */
+  sharedIdleExitMs?: number;
   /** Request body cap over HTTP: a base64 image is 4/3 of its bytes, so this sits above maxImageBytes. */
   maxBodyBytes: number;
   maxImageBytes: number;
@@ -27,7 +29,7 @@ export interface McpOptions {
 
 export const USAGE = `usage: hearth-mcp [--model M] [--embedding-model E] [--vision-model V] [--root DIR …]
                   [--http [--host 127.0.0.1] [--port N] [--token T] [--allow-origin URL …] [--max-body-bytes N]]
-                  [--base-url URL [--api-key K]] [--shared] [--adapter-dir DIR]
+                  [--base-url URL [--api-key K]] [--shared [--shared-idle-exit SECONDS]] [--adapter-dir DIR]
                   [--max-image-bytes N] [--max-image-pixels N]
 
 An MCP server with tools generate, embed, describe_image, lora_train, lora_status, lora_cancel and models.
@@ -62,6 +64,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
         "base-url": { type: "string" },
         "api-key": { type: "string" },
         shared: { type: "boolean" },
+        "shared-idle-exit": { type: "string" },
         "adapter-dir": { type: "string" },
         "max-body-bytes": { type: "string" },
         "max-image-bytes": { type: "string" },
@@ -98,6 +101,10 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
   if (opts.port > 65535) throw new UsageError(`--port must be at most 65535, got ${opts.port}`);
   if (!opts.http && (values.port !== undefined || values.token !== undefined || values.host !== undefined))
     throw new UsageError("--port, --host and --token only apply with --http");
+  if (values["shared-idle-exit"] !== undefined) {
+    if (!opts.shared) throw new UsageError("--shared-idle-exit only applies with --shared");
+    opts.sharedIdleExitMs = int("shared-idle-exit", values["shared-idle-exit"], 900, 1) * 1000;
+  }
   if (opts.shared && opts.baseUrl) throw new UsageError("--shared and --base-url exclude each other: pick one backend");
   return opts;
 }

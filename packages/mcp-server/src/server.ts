@@ -69,6 +69,17 @@ export function createSessionServer(state: SharedState): McpServer {
     return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify({ models: all.models, inRoots: all.inRoots }, null, 2) }] };
   });
 
+  // Which backend answers (local, remote, shared) and, for the shared host, its process id: faces that share one
+  // host report the same pid.
+  server.registerResource("status", "hearth://status", {
+    title: "Backend status",
+    description: "The backend serving the tools (local, remote or shared; the shared host's pid), running and queued requests, models.",
+    mimeType: "application/json",
+  }, async (uri) => {
+    const st = await state.backend.status();
+    return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify(st, null, 2) }] };
+  });
+
   server.registerPrompt("caption_polish", {
     title: "Caption polish",
     description: "Rewrite a rough caption (e.g. from describe_image) into a polished one for a given audience and length.",
