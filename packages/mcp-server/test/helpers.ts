@@ -40,6 +40,8 @@ export interface Workspace {
   outsideImage: string;
   dataset: string;
   badDataset: string;
+  /** A Hugging Face hub cache (HF_HUB_CACHE) holding the tiny embedder as hearth-test/tiny-embedder. */
+  hubCache: string;
 }
 
 let ws: Workspace | undefined;
@@ -74,7 +76,13 @@ export async function workspace(): Promise<Workspace> {
   writeFileSync(dataset, lines.join("\n") + "\n");
   const badDataset = join(root, "bad.jsonl");
   writeFileSync(badDataset, `{"text": "fine"}\n{"text": broken\n`);
-  ws = { root, outside, embedder, vlm, png, jpg, badImage, escapeLink, outsideImage, dataset, badDataset };
+  // The hub cache layout lm.load resolves: models--org--name/refs/main names the snapshot folder.
+  const hubCache = join(base, "hub");
+  const repo = join(hubCache, "models--hearth-test--tiny-embedder");
+  mkdirSync(join(repo, "refs"), { recursive: true });
+  writeFileSync(join(repo, "refs", "main"), "0123abcd\n");
+  cpSync(embedder, join(repo, "snapshots", "0123abcd"), { recursive: true });
+  ws = { root, outside, embedder, vlm, png, jpg, badImage, escapeLink, outsideImage, dataset, badDataset, hubCache };
   return ws;
 }
 

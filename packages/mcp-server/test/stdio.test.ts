@@ -12,7 +12,7 @@ let s: Spawned;
 
 before(async () => {
   w = await workspace();
-  s = await stdioClient(["--root", w.root, "--embedding-model", w.embedder, "--vision-model", w.vlm]);
+  s = await stdioClient(["--root", w.root, "--embedding-model", w.embedder, "--vision-model", w.vlm], { env: { HF_HUB_CACHE: w.hubCache } });
 });
 after(async () => { await s?.close(); });
 
@@ -173,6 +173,12 @@ describe("hearth-mcp over stdio", () => {
     assert.ok(sc.models.some((m) => m.kind === "text" && /hearth-tiny/.test(m.id)), JSON.stringify(sc.models));
     assert.ok(sc.inRoots.some((m) => m.path === w.vlm && m.kind === "vision"));
     assert.ok(sc.inRoots.some((m) => m.path === w.embedder && m.kind === "embedding"));
+    // The Hugging Face cache: listed by id, and loadable by that id (embed with it = embed with the folder).
+    assert.deepEqual((r.structuredContent as { inCache: unknown[] }).inCache, [{ id: "hearth-test/tiny-embedder", kind: "embedding" }]);
+    const byId = await call("embed", { texts: ["hello"], model: "hearth-test/tiny-embedder" });
+    assert.equal(byId.isError, undefined, text(byId));
+    const byFolder = await call("embed", { texts: ["hello"] });
+    assert.deepEqual((byId.structuredContent as { embeddings: number[][] }).embeddings, (byFolder.structuredContent as { embeddings: number[][] }).embeddings);
     const res = await s.client.listResources();
     assert.ok(res.resources.some((x) => x.uri === "hearth://adapters"));
     const adapters = await s.client.readResource({ uri: "hearth://adapters" });
