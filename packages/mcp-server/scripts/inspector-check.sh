@@ -10,13 +10,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 INSPECT=(npx -y -p node@24 -p @modelcontextprotocol/inspector@2.12.0 mcp-inspector --cli)
 # The scratch workspace of the tests: a root with the tiny embedder and VLM fixtures.
-WS=$(node -e 'import("./dist/test/helpers.js").then((h) => h.workspace()).then((w) => console.log(JSON.stringify(w)))')
+WS=$(node -e 'import("./dist/test/helpers.js").then((h) => h.workspace({ keep: true })).then((w) => console.log(JSON.stringify(w)))')
 ws() { node -e 'console.log(JSON.parse(process.argv[1])[process.argv[2]])' "$WS" "$1"; }
 ROOT=$(ws root); EMB=$(ws embedder)
 SERVER=(node "$PWD/dist/hearth-mcp.js" --root "$ROOT" --embedding-model "$EMB")
 OUT=$(mktemp -d)
 HTTP_PID=
-cleanup() { [ -n "$HTTP_PID" ] && kill "$HTTP_PID" 2>/dev/null; rm -rf "$OUT"; }
+cleanup() { [ -n "$HTTP_PID" ] && kill "$HTTP_PID" 2>/dev/null; rm -rf "$OUT" "$(dirname "$ROOT")"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 

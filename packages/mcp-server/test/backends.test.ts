@@ -4,11 +4,10 @@
 // which exits once they are gone, leaving no process behind).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { hearthServer, stdioClient, text, workspace, type Spawned, type Workspace } from "./helpers.js";
+import { hearthServer, scratchDir, stdioClient, text, workspace, type Spawned, type Workspace } from "./helpers.js";
 
 let w: Workspace;
 before(async () => { w = await workspace(); });
@@ -103,7 +102,7 @@ function processesMentioning(s: string): number[] {
 
 describe("--shared: two hearth-mcp processes on one per-user host", { skip: process.platform !== "linux" && "reads /proc" }, () => {
   // A private runtime folder and home, so the test can neither meet nor disturb the user's own host.
-  const base = mkdtempSync(join(tmpdir(), "hearth-mcp-shared-"));
+  const base = scratchDir("hearth-mcp-shared-");
   const runtime = join(base, "run");
   const env = { XDG_RUNTIME_DIR: runtime, HOME: join(base, "home") };
   const unsetEnv = ["HEARTH_RUN_DIR", "XDG_CACHE_HOME"];

@@ -1,7 +1,7 @@
 // Shared by the MCP tests: a scratch workspace (a root with the tiny fixtures, images, datasets; a folder outside
 // it; a symlink escape) and clients of the BUILT hearth-mcp bin over stdio and Streamable HTTP.
 import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -46,9 +46,17 @@ export interface Workspace {
 
 let ws: Workspace | undefined;
 
-export async function workspace(): Promise<Workspace> {
+/** A temporary folder removed when this process exits. */
+export function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The scratch workspace, removed when this process exits unless `keep` (scripts that hand it to other processes). */
+export async function workspace(opts: { keep?: boolean } = {}): Promise<Workspace> {
   if (ws) return ws;
-  const base = mkdtempSync(join(tmpdir(), "hearth-mcp-test-"));
+  const base = opts.keep ? mkdtempSync(join(tmpdir(), "hearth-mcp-test-")) : scratchDir("hearth-mcp-test-");
   const root = join(base, "root");
   const outside = join(base, "root-evil"); // a sibling whose name extends the root's (CVE-2025-53110)
   mkdirSync(root);

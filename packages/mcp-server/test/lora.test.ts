@@ -3,16 +3,15 @@
 // training runs in the background, and a bad JSONL refused.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { lm } from "@hearth/engine";
 import type { CallToolResult, Progress } from "@modelcontextprotocol/sdk/types.js";
-import { stdioClient, text, workspace, type Spawned, type Workspace } from "./helpers.js";
+import { scratchDir, stdioClient, text, workspace, type Spawned, type Workspace } from "./helpers.js";
 
 let w: Workspace;
 let s: Spawned;
-const adapterDir = mkdtempSync(join(tmpdir(), "hearth-mcp-adapters-"));
+const adapterDir = scratchDir("hearth-mcp-adapters-");
 const PROMPT = "What is 2 + 2?";
 
 before(async () => {
