@@ -236,6 +236,59 @@ test("DecodeLoop: remove(rowId, true) hands back the row's cache; as a promptCac
   loop.dispose();
 });
 
+test("DecodeLoop: keepCacheOnAbort hands an aborted row's cache over (mid-decode and mid-prefill); reused, it gives a cold run's tokens", async () => {
+  // gemma3-tiny-b's sliding layers keep 6 tokens: these prompts wrap them, so reuse needs the prompt-end checkpoint.
+  const { model } = await lm.load(findFixture("gemma3-tiny-b"), { dtype: "float32", noTokenizer: true });
+  const loop = new lm.DecodeLoop(model, { eosTokenIds: [], prefillChunk: 4 });
+  // Mid-decode (no processors: the next step is built ahead, so the abort lands while a step is in flight).
+  const prompt = promptOf(14, 5);
+  const ctl = new AbortController();
+  const id = loop.insert({ prompt, maxTokens: 50, signal: ctl.signal, checkpoints: true, keepCacheOnAbort: true });
+  const gen: number[] = [];
+  while (gen.length < 3) for (const ev of await loop.step()) if (ev.token >= 0) gen.push(ev.token);
+  ctl.abort();
+  const end = (await loop.step()).find((e) => e.rowId === id)!;
+  assert.equal(end.finishReason, "abort");
+  const pc = loop.remove(id, true)!;
+  assert.ok(pc, "the aborted row's cache is handed over");
+  assert.equal(pc.offset, pc.tokens!.length, "the cache holds exactly its token list");
+  assert.deepEqual(pc.tokens!.slice(0, prompt.length), prompt);
+  assert.deepEqual(pc.tokens!.slice(prompt.length), gen.slice(0, pc.tokens!.length - prompt.length), "then the generated tokens fed back");
+  assert.ok(pc.tokens!.length >= prompt.length + gen.length - 1);
+  const next = [...prompt, 33, 44, 55];
+  // The sliding layers wrapped (window 6): only the checkpoint at the prompt's end can serve `next`, and every
+  // layer must then hold exactly the prompt (the checkpoint was taken before the next token was fed).
+  assert.equal(pc.prepare(next).reused, prompt.length);
+  assert.deepEqual(pc.layers.map((l) => l.offset), pc.layers.map(() => prompt.length));
+  const reuse = loop.insert({ prompt: next, promptCache: pc, maxTokens: 6, logprobs: 0 });
+  const evs = (await drain(loop)).get(reuse)!;
+  assert.equal(evs[0].cachedTokens, prompt.length, "rolled back to the prompt's end");
+  sameRow(evs, await alone(model, { prompt: next, maxTokens: 6, logprobs: 0 }), "after a mid-decode abort");
+  // Mid-prefill: two chunks of 4 are in the cache when the abort comes.
+  const long = promptOf(30, 7);
+  const ctl2 = new AbortController();
+  const id2 = loop.insert({ prompt: long, maxTokens: 5, signal: ctl2.signal, checkpoints: true, keepCacheOnAbort: true });
+  await loop.step();
+  await loop.step();
+  ctl2.abort();
+  assert.equal((await loop.step()).find((e) => e.rowId === id2)?.finishReason, "abort");
+  const pc2 = loop.remove(id2, true)!;
+  assert.deepEqual(pc2.tokens, long.slice(0, 8));
+  assert.equal(pc2.offset, 8);
+  const reuse2 = loop.insert({ prompt: long, promptCache: pc2, maxTokens: 6, logprobs: 0 });
+  const evs2 = (await drain(loop)).get(reuse2)!;
+  assert.equal(evs2[0].cachedTokens, 8);
+  sameRow(evs2, await alone(model, { prompt: long, maxTokens: 6, logprobs: 0 }), "after a mid-prefill abort");
+  // Without the flag the loop frees the cache itself (nothing to hand over).
+  const ctl3 = new AbortController();
+  const id3 = loop.insert({ prompt: long, maxTokens: 5, signal: ctl3.signal });
+  await loop.step();
+  ctl3.abort();
+  await loop.step();
+  assert.equal(loop.remove(id3, true)?.offset ?? 0, 0);
+  loop.dispose();
+});
+
 test("DecodeLoop: the multimodal gemma3 layout and LoRA adapters get the compiled step (rebuilt only when layers change)", async () => {
   const { model } = await lm.load(findFixture("gemma3-vlm-tiny"), { noTokenizer: true });
   assert.equal(model.modelType, "gemma3");

@@ -78,6 +78,8 @@ export interface GenerateRequest extends SamplingParams {
   responseFormat?: ResponseFormat;
   tools?: ToolDefinition[];
   toolChoice?: ToolChoice;
+  /** OpenAI's `parallel_tool_calls`: false allows at most one call per reply (default: up to 4). */
+  parallelToolCalls?: boolean;
   priority?: Priority;
   /** Stops the request within one decode step and frees its cache. */
   signal?: AbortSignal;
@@ -106,7 +108,10 @@ export type GenerateEvent =
     type: "token";
     /** Text completed by this token (often "" in the middle of a character or a possible stop string). */
     text: string;
+    /** The token id (-1 for a final flush of held-back text, and on remote backends). */
     token: number;
+    /** The chosen token's own text (decoded alone; may be part of a multi-byte character). */
+    tokenText?: string;
     logprob?: number;
     topLogprobs?: TokenLogprob[];
   }
@@ -160,6 +165,7 @@ export interface TrainRequest {
   iters?: number;
   batchSize?: number;
   learningRate?: number;
+  /** Layers (from the last) that get adapters; default min(16, the model's layers); -1: all. */
   numLayers?: number;
   rank?: number;
   maskPrompt?: boolean;
@@ -171,7 +177,22 @@ export interface TrainRequest {
 
 export type TrainEvent =
   | { type: "start"; adapter: string; path: string; iters: number; trainExamples: number; validExamples: number }
-  | { type: "progress"; iteration: number; iters: number; trainLoss?: number; validLoss?: number; tokensPerSecond?: number; message: string }
+  | {
+    /** Exactly one per iteration, in increasing order. */
+    type: "progress";
+    iteration: number;
+    iters: number;
+    /** This iteration's training loss. */
+    loss: number;
+    /** Same as loss (kept for earlier consumers). */
+    trainLoss: number;
+    /** Tokens trained per second in this iteration. */
+    tokensPerSecond: number;
+    /** The validation loss, on iterations where a validation pass ran (the first, every iters/4, the last). */
+    validLoss?: number;
+    /** e.g. "iter 3/10: loss 2.345, 1234 tokens/s". */
+    message: string;
+  }
   | {
     type: "done";
     adapter: string;
@@ -207,6 +228,8 @@ export interface BackendStatus {
   queued: number;
   /** The shared host's process id (shared backends). */
   pid?: number;
+  /** Decode steps run so far over every model and adapter (local and shared backends). */
+  decodeSteps?: number;
 }
 
 /** What every face uses. Each call may fail with a ServingError (see errors.ts). */

@@ -40,22 +40,38 @@ function xgrammar(): Xg {
   return xg;
 }
 
+/** The message of the error a request gets when its grammar allows no token (see GrammarConstraint.stuck). */
+export const CANNOT_WRITE = "the model's vocabulary cannot write this schema";
+
 /** A request's grammar: masks each next token and says when the JSON is complete. */
-class GrammarConstraint implements TokenConstraint {
+export class GrammarConstraint implements TokenConstraint {
   private done = false;
-  constructor(private readonly matcher: XgMatcher, private readonly vocab: number) {}
+  /**
+   * The grammar allowed no token at all: the vocabulary has no token for a character the schema needs (e.g. a
+   * character-level tokenizer without "{"). The row is then ended on an end-of-sequence token instead of sampling
+   * from nothing, and the request fails with CANNOT_WRITE.
+   */
+  stuck = false;
+  constructor(private readonly matcher: XgMatcher, private readonly vocab: number, private readonly stop: number[]) {}
 
   nextTokenMask(): Int32Array {
     // The package's getNextTokenBitmask is async only to await its init, which is done by now: read the vector here.
     const v = this.matcher.handle.GetNextTokenBitmask(this.vocab);
     const n = v.size();
     const out = new Int32Array(n);
-    for (let i = 0; i < n; i++) out[i] = v.get(i);
+    let any = 0;
+    for (let i = 0; i < n; i++) any |= out[i] = v.get(i);
     v.delete();
+    if (!any && !this.done) {
+      this.stuck = true;
+      for (const t of this.stop) if (t < n * 32) out[t >> 5] |= 1 << (t & 31);
+      this.release();  // ends the row ("terminated"), whatever is sampled
+    }
     return out;
   }
 
   accept(token: number): void {
+    if (this.done) return;  // stuck (see above): the row ends on this token
     if (!this.matcher.acceptToken(token)) throw new ServingError("internal", `the grammar rejected token ${token} it had allowed`);
     if (this.matcher.isTerminated()) this.release();
   }
@@ -141,11 +157,11 @@ export class GrammarService {
   }
 
   /** A fresh constraint (one matcher) for one request. */
-  async constraint(tm: TextModel, format: ResponseFormat): Promise<TokenConstraint> {
+  async constraint(tm: TextModel, format: ResponseFormat): Promise<GrammarConstraint> {
     const { grammar, vocab } = await this.compiled(tm, format);
     const { stop } = await this.perModel(tm).info;
     const matcher = await xgrammar().GrammarMatcher.createGrammarMatcher(grammar, stop, false);
-    return new GrammarConstraint(matcher, vocab);
+    return new GrammarConstraint(matcher, vocab, stop);
   }
 
   forget(modelId: string): void {

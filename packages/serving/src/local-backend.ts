@@ -13,11 +13,11 @@ import { EventQueue } from "./event-queue.js";
 import { ModelHost, type ModelHostOptions, type TextModel } from "./model-host.js";
 import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.js";
 import { makeRowLoop } from "./loop-factory.js";
-import type { RowEvent, TokenConstraint } from "./row-loop.js";
+import type { RowEvent } from "./row-loop.js";
 import { Scheduler } from "./scheduler.js";
 import { checkGenerate, checkSampling, toServingError } from "./validate.js";
-import { GrammarService } from "./grammar.js";
-import { renderToolPrompt, parseToolReply, toolCallSchema, type ToolPlan } from "./tools.js";
+import { CANNOT_WRITE, GrammarService, type GrammarConstraint } from "./grammar.js";
+import { MAX_CALLS, renderToolPrompt, parseToolReply, toolCallSchema, type ToolPlan } from "./tools.js";
 
 export interface LocalBackendOptions extends ModelHostOptions {
   /** The default text model (name or path); the bundled hearth-tiny when absent. */
@@ -88,8 +88,15 @@ interface Prepared {
   /** Tokens before the last message (what the next turn or request likely shares). */
   prefixHint?: number;
   pixelValues?: MxArray;
-  constraint?: TokenConstraint;
+  constraint?: GrammarConstraint;
+  /** The request parameter the grammar came from (for its errors). */
+  constraintParam?: string;
   tools?: ToolPlan;
+}
+
+/** The error of a grammar that allows no token (the vocabulary lacks a character the schema needs). */
+function cannotWrite(tm: TextModel, param: string): ServingError {
+  return new ServingError("unsupported", `${CANNOT_WRITE}: the grammar allows no token of model '${tm.id}' at some point (its vocabulary lacks a character the schema needs)`, { param });
 }
 
 export class LocalBackend implements Backend {
@@ -101,6 +108,8 @@ export class LocalBackend implements Backend {
   private readonly cap: number;
   private readonly grammars = new GrammarService();
   private training = 0;
+  /** Decode steps of schedulers already closed (unloaded models), so decodeSteps never goes back. */
+  private retiredSteps = 0;
   private closed = false;
 
   constructor(opts: LocalBackendOptions = {}) {
@@ -109,6 +118,7 @@ export class LocalBackend implements Backend {
     this.host.onUnload = (id) => {
       for (const [k, s] of this.schedulers) {
         if (k.split("\u0000")[0] !== id) continue;
+        this.retiredSteps += s.steps;
         s.close();
         this.schedulers.delete(k);
       }
@@ -200,8 +210,8 @@ export class LocalBackend implements Backend {
       let turns = req.messages;
       const useTools = !!req.tools?.length && req.toolChoice !== "none";
       if (useTools) {
-        out.tools = { tools: req.tools!, choice: req.toolChoice ?? "auto" };
-        turns = renderToolPrompt(turns, req.tools!, out.tools.choice);
+        out.tools = { tools: req.tools!, choice: req.toolChoice ?? "auto", maxCalls: req.parallelToolCalls === false ? 1 : MAX_CALLS };
+        turns = renderToolPrompt(turns, req.tools!, out.tools.choice, out.tools.maxCalls);
       } else if (req.tools?.length || turns.some((t) => t.role === "tool" || t.toolCalls?.length)) {
         turns = renderToolPrompt(turns, req.tools ?? [], "none");
       }
@@ -235,9 +245,20 @@ export class LocalBackend implements Backend {
       throw new ServingError("too_large", `the prompt has ${out.prompt.length} tokens; the limit is ${maxPrompt}`, { param: req.messages ? "messages" : "prompt" });
     }
     if (out.tools && out.tools.choice !== "none") {
-      out.constraint = await this.grammars.constraint(tm, { type: "json_schema", schema: toolCallSchema(out.tools.tools, out.tools.choice) });
+      out.constraint = await this.grammars.constraint(tm, { type: "json_schema", schema: toolCallSchema(out.tools.tools, out.tools.choice, out.tools.maxCalls) });
+      out.constraintParam = "tools";
     } else if (req.responseFormat && req.responseFormat.type !== "text") {
       out.constraint = await this.grammars.constraint(tm, req.responseFormat);
+      out.constraintParam = "response_format";
+    }
+    // The first mask tells at once when the vocabulary cannot even start the output (before any event is sent).
+    if (out.constraint) {
+      out.constraint.nextTokenMask();
+      if (out.constraint.stuck) {
+        out.constraint.dispose();
+        out.pixelValues?.dispose();
+        throw cannotWrite(tm, out.constraintParam!);
+      }
     }
     return out;
   }
@@ -319,7 +340,7 @@ export class LocalBackend implements Backend {
             if (f.stopped) stopped = true;
           }
           all += piece;
-          const te: GenerateEvent = { type: "token", text: piece, token: ev.token };
+          const te: GenerateEvent = { type: "token", text: piece, token: ev.token, tokenText: tok.decode([ev.token]) };
           if (ev.logprob !== undefined) te.logprob = ev.logprob;
           if (ev.topLogprobs) te.topLogprobs = ev.topLogprobs.map((t) => ({ token: t.token, text: tok.decode([t.token]), logprob: t.logprob }));
           yield te;
@@ -344,6 +365,8 @@ export class LocalBackend implements Backend {
       else void q.drain().next().catch(() => undefined).finally(() => prep.constraint?.dispose?.());
       prep.pixelValues?.dispose();
     }
+    // The grammar got stuck later in the output: an error, not a truncated "done".
+    if (prep.constraint?.stuck) throw cannotWrite(tm, prep.constraintParam!);
     let toolCalls: ToolCall[] | undefined;
     if (prep.tools && prep.tools.choice !== "none" && finish !== "abort") {
       const reply = parseToolReply(all, prep.tools.tools);
@@ -447,12 +470,12 @@ export class LocalBackend implements Backend {
     const basePath = this.host.resolvePath(base);
     const dir = resolve(this.opts.adapterDir ?? join(homedir(), ".cache", "hearth", "adapters"), req.name);
     mkdirSync(dir, { recursive: true });
-    // A fresh copy: training replaces layers with LoRA layers, which must not touch the model being served.
-    const loaded = await lm.load(basePath).catch((e) => { throw toServingError(e); });
-    if (!loaded.tokenizer) throw new ServingError("invalid_request", `model '${base}' has no tokenizer`);
+    // The dataset first (every line checked and tokenized with the base model's tokenizer alone): a bad file fails
+    // in well under a second, not after loading the weights.
+    const tokenizer = await lm.loadTokenizer(basePath).catch((e) => { throw toServingError(e); });
     let trainSet: lm.TokenizedDataset, validSet: lm.TokenizedDataset | undefined;
     try {
-      const d = lm.loadDataset(req.data, loaded.tokenizer, { maskPrompt: req.maskPrompt ?? false });
+      const d = lm.loadDataset(req.data, tokenizer, { maskPrompt: req.maskPrompt ?? false });
       trainSet = d.train!;
       validSet = d.valid;
       if (!validSet && req.validationSplit && trainSet.examples.length > 1) {
@@ -463,9 +486,15 @@ export class LocalBackend implements Backend {
     } catch (e) {
       throw toServingError(e);
     }
+    // A fresh copy: training replaces layers with LoRA layers, which must not touch the model being served.
+    const loaded = await lm.load(basePath, { noTokenizer: true }).catch((e) => { throw toServingError(e); });
+    const layers = (loaded.model as { layers?: unknown[] }).layers?.length ?? 0;
+    if (req.numLayers !== undefined && req.numLayers > layers)
+      throw new ServingError("invalid_request", `numLayers ${req.numLayers} is more than the model's ${layers} layers: pass numLayers ${layers} or less (-1 for all)`, { param: "numLayers" });
     const q = new EventQueue<TrainEvent>();
     const t0 = performance.now();
     let lastTrain: number | null = null, lastVal: number | null = null;
+    let pendingVal: number | undefined;
     yield {
       type: "start", adapter: req.name, path: dir, iters, trainExamples: trainSet.examples.length,
       validExamples: validSet?.examples.length ?? 0,
@@ -473,16 +502,17 @@ export class LocalBackend implements Backend {
     this.training++;
     const run = lm.train({
       model: loaded.model as never,
-      tokenizer: loaded.tokenizer,
+      tokenizer,
       trainSet,
       ...(validSet ? { validSet } : {}),
       args: {
         iters,
         batchSize: Math.min(req.batchSize ?? 4, trainSet.examples.length),
         learningRate: req.learningRate ?? 1e-4,
-        numLayers: req.numLayers ?? 16,
+        numLayers: req.numLayers ?? Math.min(16, layers),
         adapterPath: dir,
-        stepsPerReport: Math.max(1, Math.min(10, Math.floor(iters / 10) || 1)),
+        // A report (loss, tokens/s) every iteration: one progress event each.
+        stepsPerReport: 1,
         stepsPerEval: Math.max(1, Math.floor(iters / 4) || 1),
         saveEvery: Math.max(1, Math.floor(iters / 10) || 1),
         ...(req.rank !== undefined ? { loraParameters: { rank: req.rank, scale: 20, dropout: 0 } } : {}),
@@ -490,14 +520,19 @@ export class LocalBackend implements Backend {
       ...(req.signal ? { signal: req.signal } : {}),
       onWarning: () => undefined,
       onReport: (r) => {
-        if (r.type === "train") {
-          lastTrain = r.trainLoss;
-          q.push({ type: "progress", iteration: r.iteration, iters, trainLoss: r.trainLoss, tokensPerSecond: r.tokensPerSecond, message: `iter ${r.iteration}/${iters}: train loss ${r.trainLoss.toFixed(3)}` });
-        } else if (r.type === "val") {
+        if (r.type === "val") {
+          // Validation runs before the iteration's step: its loss rides on that iteration's event.
           lastVal = r.valLoss;
-          q.push({ type: "progress", iteration: r.iteration, iters, validLoss: r.valLoss, message: `iter ${r.iteration}/${iters}: validation loss ${r.valLoss.toFixed(3)}` });
-        } else if (r.type === "step") {
-          q.push({ type: "progress", iteration: r.iteration, iters, message: `iter ${r.iteration}/${iters}` });
+          pendingVal = r.valLoss;
+        } else if (r.type === "train") {
+          lastTrain = r.trainLoss;
+          const val = pendingVal;
+          pendingVal = undefined;
+          q.push({
+            type: "progress", iteration: r.iteration, iters, loss: r.trainLoss, trainLoss: r.trainLoss,
+            tokensPerSecond: r.tokensPerSecond, ...(val !== undefined ? { validLoss: val } : {}),
+            message: `iter ${r.iteration}/${iters}: loss ${r.trainLoss.toFixed(3)}${val !== undefined ? `, validation loss ${val.toFixed(3)}` : ""}, ${r.tokensPerSecond.toFixed(0)} tokens/s`,
+          });
         }
       },
     });
@@ -543,7 +578,9 @@ export class LocalBackend implements Backend {
       active += s.active;
       queued += s.queued;
     }
-    return { kind: "local", models: this.host.list(), active: active + this.training, queued };
+    let decodeSteps = this.retiredSteps;
+    for (const s of this.schedulers.values()) decodeSteps += s.steps;
+    return { kind: "local", models: this.host.list(), active: active + this.training, queued, decodeSteps };
   }
 
   async close(): Promise<void> {

@@ -196,6 +196,7 @@ export class RemoteBackend implements Backend {
     if (req.tools?.length) {
       b.tools = req.tools.map((t) => ({ type: "function", function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.parameters ?? { type: "object" } } }));
       if (req.toolChoice !== undefined) b.tool_choice = typeof req.toolChoice === "object" ? { type: "function", function: { name: req.toolChoice.name } } : req.toolChoice;
+      if (req.parallelToolCalls !== undefined) b.parallel_tool_calls = req.parallelToolCalls;
     }
     return { path: chat ? "/chat/completions" : "/completions", body: b, chat };
   }
@@ -252,6 +253,7 @@ export class RemoteBackend implements Backend {
             const ev: GenerateEvent = { type: "token", text: piece, token: -1 };
             const lp = lps?.[0];
             if (lp) {
+              if (typeof lp.token === "string") ev.tokenText = lp.token;
               ev.logprob = lp.logprob;
               if (lp.top_logprobs) ev.topLogprobs = lp.top_logprobs.map((t: { token: string; logprob: number }) => ({ token: -1, text: t.token, logprob: t.logprob }));
             }

@@ -29,6 +29,8 @@ export interface RowOptions extends lm.SamplerOptions, lm.LogitsProcessorOptions
   signal?: AbortSignal;
   /** Keep rollback checkpoints in the cache (worth it when the cache outlives the row, as in the prefix cache). */
   checkpoints?: boolean;
+  /** An aborted row's cache is not freed by the loop: remove(id, true) hands it over (prefix reuse under cancellation). */
+  keepCacheOnAbort?: boolean;
 }
 
 export interface RowEvent {
@@ -242,7 +244,8 @@ export class SequentialLoop implements RowLoop {
     if (!r) return undefined;
     this.rows.delete(rowId);
     r.key?.dispose();
-    if (keepCache && r.prefilled) return r.cache;
+    // The token list always says what the cache holds (also mid-prefill, after an abort): it can be handed over.
+    if (keepCache) return r.cache;
     r.cache.reset();
     return undefined;
   }

@@ -110,7 +110,7 @@ export class Scheduler {
       const w = this.waiting.shift()!;
       const { job } = w;
       if (job.signal?.aborted) {
-        w.preCache?.reset();
+        if (w.preCache) this.keep(w.preCache);
         if (w.onAbort) job.signal.removeEventListener("abort", w.onAbort);
         job.onEvent({ rowId: -1, token: -1, finishReason: "abort", promptTokens: w.prePrefilled ?? 0, cachedTokens: 0 });
         continue;
@@ -122,6 +122,8 @@ export class Scheduler {
       // The image prompt's cache can't come from text-only prefixes (its image tokens have no text identity).
       if (pc && !row.pixelValues) {
         row.checkpoints = true;
+        // A cancelled row's cache still holds what it prefilled: it goes to the prefix cache like a finished one.
+        row.keepCacheOnAbort = true;
         if (w.preCache) row.promptCache = w.preCache;
         else {
           const hint = job.prefixHint ?? 0;
@@ -174,9 +176,9 @@ export class Scheduler {
           // The prefix pass ended: the job continues from its cache at the front of the queue.
           this.running.delete(ev.rowId);
           const w = r.prefixPass;
-          const cache = this.loop.remove(ev.rowId, ev.finishReason !== "abort");
+          const cache = this.loop.remove(ev.rowId, true);
           if (ev.finishReason === "abort" || !cache) {
-            cache?.reset();
+            if (cache) this.keep(cache);
             if (w.onAbort) job.signal?.removeEventListener("abort", w.onAbort);
             job.onEvent({ rowId: ev.rowId, token: -1, finishReason: "abort", promptTokens: ev.promptTokens ?? 0, cachedTokens: ev.cachedTokens ?? 0 });
             continue;
@@ -194,9 +196,11 @@ export class Scheduler {
         if (ev.cachedTokens !== undefined) r.firstSeen = true;
         if (ev.finishReason) {
           this.running.delete(ev.rowId);
-          const keep = ev.finishReason !== "abort" && this.opts.prefixCache !== undefined && !job.row.pixelValues;
+          // Aborted rows too: an editor cancelling on each keystroke then prefills only the new characters next
+          // time. The prefix cache's byte budget bounds what is kept; without a prefix cache the loop frees it.
+          const keep = this.opts.prefixCache !== undefined && !job.row.pixelValues;
           const cache = this.loop.remove(ev.rowId, keep);
-          if (cache) this.opts.prefixCache!.insert(cache);
+          if (cache) this.keep(cache);
         }
         try {
           job.onEvent(ev);
@@ -207,6 +211,12 @@ export class Scheduler {
       // Let I/O (new requests, disconnects) in between steps.
       await new Promise<void>((r) => setImmediate(r));
     }
+  }
+
+  /** Gives a cache to the prefix cache (freed when there is none). */
+  private keep(cache: lm.PromptCache): void {
+    if (this.opts.prefixCache) this.opts.prefixCache.insert(cache);
+    else cache.reset();
   }
 
   /** Stops taking work; running rows are dropped. */

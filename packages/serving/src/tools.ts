@@ -15,6 +15,8 @@ export const MAX_CALLS = 4;
 export interface ToolPlan {
   tools: ToolDefinition[];
   choice: ToolChoice;
+  /** Calls one reply may make: MAX_CALLS, or 1 with parallelToolCalls false. */
+  maxCalls: number;
 }
 
 function checkTools(tools: ToolDefinition[]): void {
@@ -30,15 +32,16 @@ function checkTools(tools: ToolDefinition[]): void {
 }
 
 /** The system text that describes the tools and the reply format. */
-export function toolSystemText(tools: ToolDefinition[], choice: ToolChoice): string {
+export function toolSystemText(tools: ToolDefinition[], choice: ToolChoice, maxCalls = MAX_CALLS): string {
   const list = tools.map((t) => JSON.stringify({ name: t.name, description: t.description ?? "", parameters: t.parameters ?? { type: "object" } })).join("\n");
   const must = choice === "required" ? "You must call at least one tool."
     : typeof choice === "object" ? `You must call the tool "${choice.name}".`
     : "Call tools when they help; otherwise answer directly.";
+  const one = maxCalls === 1 ? " Call at most one tool per reply." : "";
   return `You have access to these tools (JSON Schema parameters):\n${list}\n\n` +
     `Reply with one JSON object only. To call tools: {"tool_calls": [{"name": "<tool name>", "arguments": {<arguments>}}]}.` +
     (choice === "auto" ? ` To answer without tools: {"content": "<your answer>"}.` : "") +
-    ` ${must} Tool results come back in a user turn starting with "Tool result for".`;
+    ` ${must}${one} Tool results come back in a user turn starting with "Tool result for".`;
 }
 
 function textOf(content: string | ContentPart[]): string {
@@ -46,7 +49,7 @@ function textOf(content: string | ContentPart[]): string {
 }
 
 /** Turns with tool calls and results rewritten into plain turns, tool instructions in the system turn, same roles merged. */
-export function renderToolPrompt(turns: ChatTurn[], tools: ToolDefinition[], choice: ToolChoice): ChatTurn[] {
+export function renderToolPrompt(turns: ChatTurn[], tools: ToolDefinition[], choice: ToolChoice, maxCalls = MAX_CALLS): ChatTurn[] {
   checkTools(tools);
   if (typeof choice === "object" && !tools.some((t) => t.name === choice.name))
     throw new ServingError("invalid_request", `tool_choice names '${choice.name}', which is not in tools`, { param: "tool_choice" });
@@ -56,7 +59,7 @@ export function renderToolPrompt(turns: ChatTurn[], tools: ToolDefinition[], cho
     if (prev && prev.role === t.role && typeof prev.content === "string" && typeof t.content === "string") prev.content = `${prev.content}\n\n${t.content}`;
     else out.push({ ...t });
   };
-  const sys = tools.length && choice !== "none" ? toolSystemText(tools, choice) : "";
+  const sys = tools.length && choice !== "none" ? toolSystemText(tools, choice, maxCalls) : "";
   let i = 0;
   if (turns[0]?.role === "system") {
     push({ role: "system", content: sys ? `${textOf(turns[0].content)}\n\n${sys}` : turns[0].content });
@@ -88,7 +91,7 @@ export function renderToolPrompt(turns: ChatTurn[], tools: ToolDefinition[], cho
 }
 
 /** The JSON Schema the reply is decoded under. */
-export function toolCallSchema(tools: ToolDefinition[], choice: ToolChoice): Record<string, unknown> {
+export function toolCallSchema(tools: ToolDefinition[], choice: ToolChoice, maxCalls = MAX_CALLS): Record<string, unknown> {
   const allowed = typeof choice === "object" ? tools.filter((t) => t.name === choice.name) : tools;
   const call = (t: ToolDefinition) => ({
     type: "object",
@@ -98,7 +101,7 @@ export function toolCallSchema(tools: ToolDefinition[], choice: ToolChoice): Rec
   });
   const calls = {
     type: "object",
-    properties: { tool_calls: { type: "array", minItems: 1, maxItems: MAX_CALLS, items: allowed.length === 1 ? call(allowed[0]) : { anyOf: allowed.map(call) } } },
+    properties: { tool_calls: { type: "array", minItems: 1, maxItems: maxCalls, items: allowed.length === 1 ? call(allowed[0]) : { anyOf: allowed.map(call) } } },
     required: ["tool_calls"],
     additionalProperties: false,
   };

@@ -60,6 +60,8 @@ export function checkGenerate(req: GenerateRequest, maxTokensCap: number): void 
         bad(`messages[${i}].content`, `messages[${i}].content must be a string or a list of parts`);
     }
   }
+  if (req.parallelToolCalls !== undefined && typeof req.parallelToolCalls !== "boolean")
+    bad("parallelToolCalls", "parallelToolCalls must be true or false");
   if (req.priority !== undefined && req.priority !== "interactive" && req.priority !== "background")
     bad("priority", "priority must be interactive or background");
   checkSampling(req, maxTokensCap);

@@ -1,10 +1,10 @@
 // LocalBackend end to end on the bundled hearth-tiny model and the engine's tiny vision / embedding fixtures.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { lm } from "@hearth/engine";
-import { collect, createLocalBackend, ServingError, type GenerateEvent } from "../src/index.js";
+import { collect, createLocalBackend, ServingError, type GenerateEvent, type TrainEvent } from "../src/index.js";
 import { chatDataset, engineHelpers, pngBytes, tempDir } from "./helpers.js";
 
 const backend = createLocalBackend({ adapterDir: tempDir("hearth-serving-adapters-"), batched: false });
@@ -33,15 +33,24 @@ test("completion continues a raw prompt; stream pieces add up to the final text"
   assert.equal(done.type, "done");
   const pieces = evs.filter((e) => e.type === "token").map((e) => (e as { text: string }).text).join("");
   assert.equal(pieces, (done as { text: string }).text);
+  // Each token's own text (as in OpenAI logprobs): the reference tokenizer's piece for that id; ASCII pieces
+  // (no character split across tokens) add up to the text too.
+  const { tokenizer } = await lm.load(lm.bundledModelPath());
+  const toks = evs.filter((e): e is Extract<GenerateEvent, { type: "token" }> => e.type === "token" && e.token >= 0 && ![1, 106].includes(e.token));
+  assert.ok(toks.length > 0);
+  for (const t of toks) assert.equal(t.tokenText, tokenizer!.idToToken(t.token)!.replace(/\u2581/g, " "));
+  assert.equal(toks.map((t) => t.tokenText).join(""), (done as { text: string }).text);
 });
 
 test("stop strings end generation before the string; seed makes sampling repeatable", async () => {
-  const base = await collect(backend.generate({ prompt: "Compute 1 + 25.", maxTokens: 16, temperature: 1, seed: 7 }));
-  const again = await collect(backend.generate({ prompt: "Compute 1 + 25.", maxTokens: 16, temperature: 1, seed: 7 }));
+  // hearth-tiny often ends after a few tokens: its end-of-turn ids are banned so there is text to cut.
+  const logitBias = { 1: -100, 106: -100 };
+  const base = await collect(backend.generate({ prompt: "Compute 1 + 25.", maxTokens: 16, temperature: 1, seed: 7, logitBias }));
+  const again = await collect(backend.generate({ prompt: "Compute 1 + 25.", maxTokens: 16, temperature: 1, seed: 7, logitBias }));
   assert.equal(again.text, base.text);
   assert.ok(base.text.length >= 3, `need some text to cut, got ${JSON.stringify(base.text)}`);
   const stop = base.text.slice(2, 3);
-  const cut = await collect(backend.generate({ prompt: "Compute 1 + 25.", maxTokens: 16, temperature: 1, seed: 7, stop: [stop] }));
+  const cut = await collect(backend.generate({ prompt: "Compute 1 + 25.", maxTokens: 16, temperature: 1, seed: 7, logitBias, stop: [stop] }));
   assert.equal(cut.finishReason, "stop");
   assert.equal(cut.text, base.text.slice(0, base.text.indexOf(stop)));
 });
@@ -111,14 +120,23 @@ test("describeImage on the tiny vision model equals lm.describeImage (greedy)", 
 
 test("train: progress events, the adapter is served by name right after; cancelling keeps the last complete step", async () => {
   const data = chatDataset();
-  const progress: number[] = [];
-  let done: { type: "done"; path: string; cancelled: boolean; iters: number } | undefined;
-  for await (const e of backend.train({ data, name: "arith", iters: 3, batchSize: 2, numLayers: 2 })) {
-    if (e.type === "progress") progress.push(e.iteration);
+  const progress: Extract<TrainEvent, { type: "progress" }>[] = [];
+  let done: Extract<TrainEvent, { type: "done" }> | undefined;
+  // No numLayers: hearth-tiny has 6 layers, so min(16, 6) of them get adapters.
+  for await (const e of backend.train({ data, name: "arith", iters: 3, batchSize: 2 })) {
+    if (e.type === "progress") progress.push(e);
     if (e.type === "done") done = e;
   }
-  assert.ok(progress.includes(3));
+  assert.deepEqual(progress.map((p) => p.iteration), [1, 2, 3], "one progress event per iteration");
+  for (const p of progress) {
+    assert.ok(Number.isFinite(p.loss) && p.loss > 0 && p.trainLoss === p.loss, `loss ${p.loss}`);
+    assert.ok(p.tokensPerSecond > 0);
+    assert.match(p.message, /^iter \d\/3: loss \d+\.\d{3}.* tokens\/s$/);
+  }
+  assert.ok(progress[0].validLoss! > 0 && progress[2].validLoss! > 0, "validation on the first and last iterations");
+  assert.equal(done?.trainLoss, progress[2].loss);
   assert.equal(done?.cancelled, false);
+  assert.deepEqual(JSON.parse(readFileSync(join(done!.path, "adapter_config.json"), "utf8")).num_layers, 6);
   assert.ok(existsSync(join(done!.path, "adapters.safetensors")));
   const models = await backend.models();
   assert.ok(models.find((m) => m.id === "hearth-tiny")?.adapters.includes("arith"));
@@ -140,6 +158,21 @@ test("train: progress events, the adapter is served by name right after; cancell
   assert.equal(r.usage.completionTokens > 0, true);
   await assert.rejects(async () => { for await (const _ of backend.train({ data: "/no/such/folder", name: "x" })) void _; },
     (e: ServingError) => e.code === "bad_dataset");
+  await assert.rejects(async () => { for await (const _ of backend.train({ data, name: "x", numLayers: 99 })) void _; },
+    (e: ServingError) => e.code === "invalid_request" && e.param === "numLayers" && /numLayers 99 is more than the model's 6 layers/.test(e.message));
+});
+
+test("train checks every dataset line before loading the base model's weights", async () => {
+  // A base model folder with its tokenizer and config but no weights: a dataset error can only come first.
+  const base = tempDir("hearth-serving-noweights-");
+  for (const f of readdirSync(lm.bundledModelPath())) if (!f.endsWith(".safetensors") && !f.endsWith(".json.index")) cpSync(join(lm.bundledModelPath(), f), join(base, f), { recursive: true });
+  const bad = join(tempDir("hearth-serving-baddata-"), "data.jsonl");
+  writeFileSync(bad, '{"text": "fine"}\n{"text": "also fine"}\n{"prompt": "no completion"}\n');
+  await assert.rejects(async () => { for await (const _ of backend.train({ model: base, data: bad, name: "y" })) void _; },
+    (e: ServingError) => e.code === "bad_dataset" && /line 3/.test(e.message));
+  // The same folder with good data gets as far as loading the weights, which are missing.
+  await assert.rejects(async () => { for await (const _ of backend.train({ model: base, data: chatDataset(), name: "y" })) void _; },
+    (e: ServingError) => e.code !== "bad_dataset");
 });
 
 test("models, load and unload", async () => {

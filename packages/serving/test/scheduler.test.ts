@@ -84,6 +84,7 @@ test("cancellation stops within one decode step and active memory returns to the
   });
   assert.equal(r.done.finishReason, "abort");
   assert.ok(b.decodeSteps() - stepsAtAbort <= 1, `steps after the abort: ${b.decodeSteps() - stepsAtAbort}`);
+  assert.equal((await b.status()).decodeSteps, b.decodeSteps(), "status() reports the same decode steps");
   assert.ok(r.tokens.length <= 4);
   const st = await b.status();
   assert.equal(st.active, 0);
@@ -109,6 +110,76 @@ test("a prefix hit prefills only the new suffix and gives the tokens of a cold r
   const ref = await tokensOf(cold.generate({ messages: second, maxTokens: 6 }));
   assert.equal(ref.start!.cachedTokens, 0);
   assert.deepEqual(hit.tokens, ref.tokens);
+});
+
+function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
+}
+
+test("a cancelled request's prefilled prompt goes to the prefix cache: the next keystroke prefills only the new characters", async () => {
+  const warm = backend({ prefillChunk: 64 });
+  const cold = backend({ prefixCache: false });
+  const code = "function total(items) {\n  let sum = 0;\n  for (const item of items) sum += item.price * item.count;\n";
+  const fileA = Array(6).fill(code).join("") + "  return su";
+  // hearth-tiny ends most answers within a few tokens: the cancelled requests must still be decoding.
+  const noEos = Object.fromEntries(tokenizer.eosTokenIds.map((t) => [t, -100]));
+  // Warm up both backends (models, the compiled step for one and two rows) before the memory baseline.
+  await Promise.all([collect(warm.generate({ prompt: "warm up", maxTokens: 3 })), collect(warm.generate({ prompt: "and two rows", maxTokens: 3 }))]);
+  await collect(cold.generate({ prompt: "warm up", maxTokens: 2 }));
+  warm.prefixCacheOf()!.clear();
+  const baseline = await settledMemory();
+
+  // Mid-decode: A is cancelled after 3 tokens (an editor's next keystroke), B = A's text + a few characters.
+  const acA = new AbortController();
+  const a = await tokensOf(warm.generate({ prompt: fileA, maxTokens: 200, logitBias: noEos, signal: acA.signal }), (n) => n === 3 && acA.abort());
+  assert.equal(a.done.finishReason, "abort");
+  const pA = ids(fileA), fileB = fileA + "m;\n}", pB = ids(fileB);
+  const shared = commonPrefix(pA, pB);  // the tokenizer may merge the last few characters differently
+  assert.ok(shared > pA.length - 10, `A and B share ${shared} of A's ${pA.length} tokens`);
+  const held = warm.prefixCacheOf()!.match(pB);
+  assert.ok(held >= shared, `the cache holds ${held} of B's tokens, A and B share ${shared}`);
+  const b = await tokensOf(warm.generate({ prompt: fileB, maxTokens: 8 }));
+  assert.equal(b.start!.cachedTokens, Math.min(held, pB.length - 1), "B prefilled only what A's cache did not hold");
+  assert.ok(b.start!.cachedTokens >= shared);
+  const coldB = await tokensOf(cold.generate({ prompt: fileB, maxTokens: 8 }));
+  assert.equal(coldB.start!.cachedTokens, 0);
+  assert.deepEqual(b.tokens, coldB.tokens, "the same tokens as a cold run");
+
+  // Mid-prefill: C is cancelled after a few of its 64-token prefill chunks (another request keeps the loop stepping).
+  warm.prefixCacheOf()!.clear();
+  const fileC = Array(12).fill(code).join("") + "  // the end";
+  const pC = ids(fileC);
+  assert.ok(pC.length > 6 * 64, `${pC.length} tokens: several prefill chunks`);
+  const other = new AbortController();
+  let otherTokens = 0;
+  const running = tokensOf(warm.generate({ prompt: "Once upon a time", maxTokens: 400, logitBias: noEos, signal: other.signal }), (n) => (otherTokens = n));
+  while (otherTokens < 1) await new Promise((r) => setTimeout(r, 2));
+  const acC = new AbortController();
+  const c = tokensOf(warm.generate({ prompt: fileC, maxTokens: 50, signal: acC.signal }));
+  while ((await warm.status()).active < 2) await new Promise((r) => setTimeout(r, 1));
+  const at = otherTokens;
+  while (otherTokens < at + 2) await new Promise((r) => setTimeout(r, 1));
+  acC.abort();
+  const cr = await c;
+  assert.equal(cr.done.finishReason, "abort");
+  assert.equal(cr.tokens.length, 0, "cancelled before its first token");
+  other.abort();
+  await running;
+  const fileD = fileC + "ing";
+  const pD = ids(fileD);
+  const heldD = warm.prefixCacheOf()!.match(pD);
+  assert.ok(heldD >= 64 && heldD < pC.length - 1, `C's cache holds ${heldD} of its ${pC.length} prompt tokens`);
+  const d = await tokensOf(warm.generate({ prompt: fileD, maxTokens: 8 }));
+  assert.equal(d.start!.cachedTokens, heldD);
+  assert.deepEqual(d.tokens, (await tokensOf(cold.generate({ prompt: fileD, maxTokens: 8 }))).tokens, "the same tokens as a cold run");
+
+  // What the cancelled rows kept is the prefix cache's (bounded by its byte budget); cleared, memory is back.
+  assert.ok(warm.prefixCacheOf()!.bytes > 0);
+  warm.prefixCacheOf()!.clear();
+  const now = await settledMemory();
+  assert.ok(now <= baseline, `active memory ${now} > baseline ${baseline}`);
 });
 
 test("rotating sliding-window caches: reused when the window has not overwritten the prefix, else prefilled again", async () => {

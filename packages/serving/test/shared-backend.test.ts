@@ -38,6 +38,7 @@ test("a client with no host running starts one; a second client attaches to the 
   // The second client never loads anything itself: the model is already resident in the host.
   const sb = await b.status();
   assert.equal(sb.pid, hostPid);
+  assert.ok(sb.decodeSteps! >= 7, `the host's decode steps (${sb.decodeSteps}) cover the first request`);
   assert.deepEqual(sb.models.filter((m) => m.loaded).map((m) => m.id), ["hearth-tiny"]);
   const [x, y] = await Promise.all([collect(a.generate({ prompt: "Add 4 and 75.", maxTokens: 6 })), collect(b.generate({ prompt: "Add 4 and 75.", maxTokens: 6 }))]);
   assert.equal(x.text, y.text);

@@ -3,7 +3,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { lm } from "@hearth/engine";
-import { collect, createLocalBackend, renderToolPrompt, ServingError, type ChatTurn, type ToolDefinition } from "../src/index.js";
+import { collect, createLocalBackend, renderToolPrompt, ServingError, toolCallSchema, type ChatTurn, type ToolDefinition } from "../src/index.js";
 
 const backend = createLocalBackend({});
 after(() => backend.close());
@@ -33,6 +33,21 @@ test("a required tool call parses, names a tool and matches its parameters (samp
       assert.match(c.id, /^call_/);
     }
   }
+});
+
+test("parallelToolCalls false: at most one call per reply (the grammar allows one)", async () => {
+  for (let i = 0; i < 2; i++) {
+    const r = await collect(backend.generate({
+      messages: [{ role: "user", content: "Weather in Paris, London and Tokyo for 2 days?" }], tools, toolChoice: "required",
+      parallelToolCalls: false, temperature: 1, seed: 40 + i, maxTokens: 200,
+    }));
+    assert.equal(r.finishReason, "tool_calls", r.text);
+    assert.equal(r.toolCalls!.length, 1, r.text);
+    assert.equal(JSON.parse(r.text).tool_calls.length, 1);
+  }
+  assert.equal((toolCallSchema(tools, "required", 1).properties as { tool_calls: { maxItems: number } }).tool_calls.maxItems, 1);
+  await assert.rejects(collect(backend.generate({ messages: [{ role: "user", content: "x" }], tools, parallelToolCalls: "no" as never })),
+    (e: ServingError) => e.code === "invalid_request" && e.param === "parallelToolCalls");
 });
 
 test("tool_choice by name forces that tool; a round trip with the result in the history", async () => {

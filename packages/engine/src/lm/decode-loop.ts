@@ -60,6 +60,14 @@ export interface RowOptions extends SamplerOptions, LogitsProcessorOptions {
   onPromptProgress?: (processed: number, total: number) => void;
   /** Keep rollback checkpoints in the cache (worth it when the cache outlives the row). */
   checkpoints?: boolean;
+  /**
+   * An aborted row's cache outlives the abort: the loop does not free it, and remove(id, true) hands it over
+   * holding exactly what was run (the prompt tokens prefilled so far, and the tokens fed back while decoding), so a
+   * prefix cache can keep it. An editor that cancels on every keystroke then prefills only the new characters.
+   * The caller bounds that memory (a prefix cache's byte budget); without this flag the loop frees the cache
+   * within the abort's step.
+   */
+  keepCacheOnAbort?: boolean;
   /** Quantize the row's KV cache to this many bits once it holds quantizedKvStart tokens (it then decodes unbatched). */
   kvBits?: number;
   kvGroupSize?: number;
@@ -275,11 +283,13 @@ export class DecodeLoop {
     const inAhead = (r: Row) => ahead !== undefined && ahead.rows.includes(r);
     const afterAhead: (() => void)[] = [];
     const live = [...this.rows.values()].filter((r) => !r.finished);
-    // Aborted rows finish first, without running anything; a cache the loop made is freed within this step.
+    // Aborted rows finish first, without running anything; a cache the loop made is freed within this step, unless
+    // the caller takes it over (keepCacheOnAbort). Either way the step in flight is awaited below before this step
+    // resolves, so a cache handed over after it holds exactly pc.tokens.
     for (const r of live) {
       if (!r.opts.signal?.aborted) continue;
       events.push(this.finish(r, -1, "abort"));
-      if (!r.ownsCache) continue;
+      if (!r.ownsCache || r.opts.keepCacheOnAbort) continue;
       if (inAhead(r)) afterAhead.push(() => r.pc.reset());  // the step in flight still writes it
       else r.pc.reset();
     }
@@ -362,7 +372,11 @@ export class DecodeLoop {
     const outs = rows.map((r) => taken.get(r) ?? built[fresh.indexOf(r)]);
     const evaluated = mx.asyncEval(...outs.flatMap((o) => (o.top ? [o.y, o.lp, o.top] : [o.y, o.lp])));
     const plain = (r: Row) => r.pc.layers.every((c) => c.kind === "KVCache" || c.kind === "RotatingKVCache");
-    const canAhead = (r: Row) => plain(r) && !r.opts.constraint && !r.processors.length && r.generated + 1 < r.maxTokens;
+    // A row's first decode step is not built ahead when it keeps checkpoints: emit() checkpoints the whole prompt
+    // then, and the layers must not hold the next token yet (a snapshot one token past its label rolls a rotating
+    // layer back to the wrong place).
+    const canAhead = (r: Row) => plain(r) && !r.opts.constraint && !r.processors.length && r.generated + 1 < r.maxTokens &&
+      !(r.opts.checkpoints && r.generated === 0);
     if (this.decodeStep && rows.every(canAhead)) {
       try {
         const next = this.build(rows, outs.map((o) => o.y));
