@@ -51,6 +51,10 @@ describe("hearth-mcp over stdio", () => {
     assert.match(sc.finishReason, /^(stop|length)$/);
     assert.match(sc.model, /hearth-tiny/);
     assert.equal(text(r), sc.text);
+    // raw: the prompt is continued as written (no second chat template around it), so the template's own text
+    // gives the same answer.
+    const raw = await call("generate", { prompt: "<start_of_turn>user\nWhat is 71 - 53?<end_of_turn>\n<start_of_turn>model\n", raw: true, maxTokens: 12 });
+    assert.equal((raw.structuredContent as { text: string }).text, direct);
   });
 
   test("generate with jsonSchema: the answer follows the schema and comes back parsed", async () => {
