@@ -44,6 +44,21 @@ function int(name: string, v: string | undefined, dflt: number, min = 0): number
   return n;
 }
 
+/**
+ * The OpenAI API root of --base-url. A bare server URL (no path) gets /v1, where hearth server, vLLM, Ollama and
+ * llama.cpp's server all answer: without it every call would be a 404 that looks like a missing model.
+ */
+export function apiRoot(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UsageError(`--base-url must be an http(s) URL such as http://127.0.0.1:8080/v1, got '${url}'`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new UsageError(`--base-url must be an http(s) URL, got '${url}'`);
+  return u.pathname === "/" && !u.search ? `${url.replace(/\/+$/, "")}/v1` : url.replace(/\/+$/, "");
+}
+
 export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): McpOptions | "help" {
   let values;
   try {
@@ -105,6 +120,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     if (!opts.shared) throw new UsageError("--shared-idle-exit only applies with --shared");
     opts.sharedIdleExitMs = int("shared-idle-exit", values["shared-idle-exit"], 900, 1) * 1000;
   }
+  if (opts.baseUrl !== undefined) opts.baseUrl = apiRoot(opts.baseUrl);
   if (opts.shared && opts.baseUrl) throw new UsageError("--shared and --base-url exclude each other: pick one backend");
   return opts;
 }

@@ -49,7 +49,7 @@ async function main(): Promise<number> {
     process.stdin.on("end", () => void shutdown("stdin closed"));
     closeTransport = () => server.close();
   }
-  stderrLog(`ready (${backend.kind} backend; model ${opts.model ?? "hearth-tiny"}${opts.embeddingModel ? `, embedding ${opts.embeddingModel}` : ""}${opts.visionModel ? `, vision ${opts.visionModel}` : ""}; roots: ${cliRoots.length ? cliRoots.join(", ") : "none (client roots only)"})`);
+  stderrLog(`ready (${backend.kind} backend${opts.baseUrl ? ` at ${opts.baseUrl}` : ""}; model ${opts.model ?? "hearth-tiny"}${opts.embeddingModel ? `, embedding ${opts.embeddingModel}` : ""}${opts.visionModel ? `, vision ${opts.visionModel}` : ""}; roots: ${cliRoots.length ? cliRoots.join(", ") : "none (client roots only)"})`);
 
   let closing = false;
   async function shutdown(why: string): Promise<void> {

@@ -4,10 +4,11 @@
 // which exits once they are gone, leaving no process behind).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { hearthServer, scratchDir, stdioClient, text, workspace, type Spawned, type Workspace } from "./helpers.js";
+import { BIN, hearthServer, scratchDir, stdioClient, text, workspace, type Spawned, type Workspace } from "./helpers.js";
 
 let w: Workspace;
 before(async () => { w = await workspace(); });
@@ -32,7 +33,8 @@ describe("--base-url: hearth-mcp on a real hearth server", () => {
       hearthServer(["--embedding-model", w.embedder]),
       stdioClient(["--root", w.root, "--embedding-model", w.embedder]),
     ]);
-    remote = await stdioClient(["--root", w.root, "--base-url", `${server.url}/v1`]);
+    // The server's bare URL: hearth-mcp adds the /v1 API root itself.
+    remote = await stdioClient(["--root", w.root, "--base-url", server.url]);
   });
   after(async () => {
     await Promise.all([remote?.close(), local?.close()]);
@@ -82,6 +84,15 @@ describe("--base-url: hearth-mcp on a real hearth server", () => {
     const m = (await call(remote.client, "models", {})).structuredContent as { models: Array<{ id: string }> };
     assert.deepEqual(m.models.map((x) => x.id).sort(), ["embedder", "hearth-tiny"]);
     assert.equal((await call(remote.client, "generate", { prompt: "hi", maxTokens: 2 })).isError, undefined);
+    assert.ok(remote.stderr().includes(`ready (remote backend at ${server.url}/v1;`), remote.stderr());
+  });
+
+  test("a --base-url that is not an http(s) URL is a usage error (exit 2)", () => {
+    for (const bad of ["ftp://127.0.0.1/v1", "localhost:8080"]) {
+      const r = spawnSync(BIN, ["--base-url", bad], { encoding: "utf8", timeout: 60_000 });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /--base-url must be an http\(s\) URL/);
+    }
   });
 });
 
