@@ -25,20 +25,27 @@ const TEXTS = ["the cat sat on the mat", "stock prices fell", "a kitten on a rug
 
 describe("--base-url: hearth-mcp on a real hearth server", () => {
   let server: Awaited<ReturnType<typeof hearthServer>>;
+  let vlmServer: Awaited<ReturnType<typeof hearthServer>>;
   let remote: Spawned;
+  let remoteVlm: Spawned;
   let local: Spawned;
   before(async () => {
-    // The in-process reference starts while the server loads (two cores).
-    [server, local] = await Promise.all([
+    // The in-process reference starts while the servers load (two cores). A hearth server serves one text or vision
+    // model: a second one serves the tiny VLM (its character tokenizer loads in a moment).
+    [server, vlmServer, local] = await Promise.all([
       hearthServer(["--embedding-model", w.embedder]),
-      stdioClient(["--root", w.root, "--embedding-model", w.embedder]),
+      hearthServer(["--model", w.vlm]),
+      stdioClient(["--root", w.root, "--embedding-model", w.embedder, "--vision-model", w.vlm]),
     ]);
     // The server's bare URL: hearth-mcp adds the /v1 API root itself.
-    remote = await stdioClient(["--root", w.root, "--base-url", server.url]);
+    [remote, remoteVlm] = await Promise.all([
+      stdioClient(["--root", w.root, "--base-url", server.url]),
+      stdioClient(["--root", w.root, "--base-url", `${vlmServer.url}/v1`]),
+    ]);
   });
   after(async () => {
-    await Promise.all([remote?.close(), local?.close()]);
-    await server?.close();
+    await Promise.all([remote?.close(), remoteVlm?.close(), local?.close()]);
+    await Promise.all([server?.close(), vlmServer?.close()]);
   });
 
   test("generate (plain and with jsonSchema) gives the in-process backend's answer", async () => {
@@ -72,6 +79,19 @@ describe("--base-url: hearth-mcp on a real hearth server", () => {
     assert.equal(rr.dimensions, 32);
     assert.deepEqual(rr.ranked.map((x) => x.index), lr.ranked.map((x) => x.index));
     rr.ranked.forEach((x, k) => assert.ok(Math.abs(x.score - lr.ranked[k]!.score) < 1e-6));
+  });
+
+  test("describe_image (a path in the root, sent to the server as a data URL) gives the in-process answer", async () => {
+    const args = { image: w.png, prompt: "What is in the picture?", maxTokens: 8 };
+    const r = await call(remoteVlm.client, "describe_image", args);
+    const l = await call(local.client, "describe_image", args);
+    assert.equal(r.isError, undefined, text(r));
+    assert.equal(l.isError, undefined, text(l));
+    const rs = r.structuredContent as { text: string; tokens: number };
+    const ls = l.structuredContent as { text: string; tokens: number };
+    assert.deepEqual([rs.text, rs.tokens], [ls.text, ls.tokens]);
+    // Confinement stays with hearth-mcp: the remote server never sees a path.
+    assert.match(text(await call(remoteVlm.client, "describe_image", { image: w.outsideImage })), /^path_denied: /);
   });
 
   test("lora_train over a remote backend is an isError 'unsupported' that names the way out; the server keeps answering", async () => {
