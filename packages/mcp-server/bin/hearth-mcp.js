@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 // The hearth-mcp bin: runs the esbuild bundle (build it with `pnpm run build`).
-import "../dist/hearth-mcp.mjs";
+import "../dist/hearth-mcp.js";

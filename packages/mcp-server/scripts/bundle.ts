@@ -1,4 +1,4 @@
-// Bundles the server into one runnable file, dist/hearth-mcp.mjs: this package, the MCP SDK and zod. The engine
+// Bundles the server into one runnable file, dist/hearth-mcp.js (ESM: the package is "type": "module"): this package, the MCP SDK and zod. The engine
 // (native addon, bundled model found from its own location) and @hearth/serving (it loads its vendored XGrammar
 // next to its own build with createRequire(import.meta.url)) stay external, resolved from node_modules.
 import { build } from "esbuild";
@@ -6,7 +6,7 @@ import { chmodSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const outfile = `${root}/dist/hearth-mcp.mjs`;
+const outfile = `${root}/dist/hearth-mcp.js`;
 await build({
   entryPoints: [`${root}/src/main.ts`],
   outfile,

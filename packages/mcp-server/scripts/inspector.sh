@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 INSPECT=(npx -y -p node@24 -p @modelcontextprotocol/inspector@2.12.0 mcp-inspector --cli)
-WS_JSON=$(node -e 'import("./dist/test/helpers.js").then((h) => h.workspace()).then((w) => console.log(JSON.stringify(w)))')
+WS_JSON=$(node -e 'import("./dist/test/helpers.js").then((h) => h.workspace({ keep: true })).then((w) => console.log(JSON.stringify(w)))')
 get() { node -e "console.log(JSON.parse(process.argv[1])[process.argv[2]])" "$WS_JSON" "$1"; }
 ROOT=$(get root); EMB=$(get embedder); VLM=$(get vlm); PNG=$(get png); DATA=$(get dataset)
 ADAPTERS=$(mktemp -d)
@@ -28,7 +28,7 @@ run --method prompts/get --prompt-name caption_polish --prompt-args 'caption=a b
 LOG=$(mktemp)
 node "$PWD/bin/hearth-mcp.js" --http --port 0 --root "$ROOT" 2>"$LOG" &
 PID=$!
-trap 'kill $PID 2>/dev/null || true' EXIT
+trap 'kill $PID 2>/dev/null || true; rm -rf "$(dirname "$ROOT")" "$ADAPTERS" "$LOG"' EXIT
 for _ in $(seq 1 200); do grep -q "listening on" "$LOG" && break; sleep 0.1; done
 URL=$(sed -n 's/^hearth-mcp listening on //p' "$LOG")
 echo "$ hearth-mcp --http --port 0   # stderr: $(grep 'listening on' "$LOG")"

@@ -17,6 +17,8 @@ export interface McpOptions {
   baseUrl?: string;
   apiKey?: string;
   shared: boolean;
+  /** With --shared: a host this face starts exits after this many ms without clients (serving's default: 15 min). */
+  sharedIdleExitMs?: number;
   /** Request body cap over HTTP: a base64 image is 4/3 of its bytes, so this sits above maxImageBytes. */
   maxBodyBytes: number;
   maxImageBytes: number;
@@ -27,7 +29,7 @@ export interface McpOptions {
 
 export const USAGE = `usage: hearth-mcp [--model M] [--embedding-model E] [--vision-model V] [--root DIR …]
                   [--http [--host 127.0.0.1] [--port N] [--token T] [--allow-origin URL …] [--max-body-bytes N]]
-                  [--base-url URL [--api-key K]] [--shared] [--adapter-dir DIR]
+                  [--base-url URL [--api-key K]] [--shared [--shared-idle-exit SECONDS]] [--adapter-dir DIR]
                   [--max-image-bytes N] [--max-image-pixels N]
 
 An MCP server with tools generate, embed, describe_image, lora_train, lora_status, lora_cancel and models.
@@ -40,6 +42,21 @@ function int(name: string, v: string | undefined, dflt: number, min = 0): number
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${v}'`);
   return n;
+}
+
+/**
+ * The OpenAI API root of --base-url. A bare server URL (no path) gets /v1, where hearth server, vLLM, Ollama and
+ * llama.cpp's server all answer: without it every call would be a 404 that looks like a missing model.
+ */
+export function apiRoot(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UsageError(`--base-url must be an http(s) URL such as http://127.0.0.1:8080/v1, got '${url}'`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new UsageError(`--base-url must be an http(s) URL, got '${url}'`);
+  return u.pathname === "/" && !u.search ? `${url.replace(/\/+$/, "")}/v1` : url.replace(/\/+$/, "");
 }
 
 export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): McpOptions | "help" {
@@ -62,6 +79,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
         "base-url": { type: "string" },
         "api-key": { type: "string" },
         shared: { type: "boolean" },
+        "shared-idle-exit": { type: "string" },
         "adapter-dir": { type: "string" },
         "max-body-bytes": { type: "string" },
         "max-image-bytes": { type: "string" },
@@ -98,6 +116,11 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
   if (opts.port > 65535) throw new UsageError(`--port must be at most 65535, got ${opts.port}`);
   if (!opts.http && (values.port !== undefined || values.token !== undefined || values.host !== undefined))
     throw new UsageError("--port, --host and --token only apply with --http");
+  if (values["shared-idle-exit"] !== undefined) {
+    if (!opts.shared) throw new UsageError("--shared-idle-exit only applies with --shared");
+    opts.sharedIdleExitMs = int("shared-idle-exit", values["shared-idle-exit"], 900, 1) * 1000;
+  }
+  if (opts.baseUrl !== undefined) opts.baseUrl = apiRoot(opts.baseUrl);
   if (opts.shared && opts.baseUrl) throw new UsageError("--shared and --base-url exclude each other: pick one backend");
   return opts;
 }

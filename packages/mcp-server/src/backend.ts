@@ -23,7 +23,10 @@ export async function createBackend(opts: McpOptions, adapterDir: string): Promi
   }
   if (opts.shared) {
     // A running host keeps its own models; these settings start one when none runs.
-    return createSharedBackend({ model: opts.model, embeddingModel: opts.embeddingModel, visionModel: opts.visionModel, adapterDir });
+    return createSharedBackend({
+      model: opts.model, embeddingModel: opts.embeddingModel, visionModel: opts.visionModel, adapterDir,
+      ...(opts.sharedIdleExitMs !== undefined ? { idleExitMs: opts.sharedIdleExitMs } : {}),
+    });
   }
   return createLocalBackend({
     model: opts.model, embeddingModel: opts.embeddingModel, visionModel: opts.visionModel, adapterDir,

@@ -31,12 +31,27 @@ async function main(): Promise<number> {
   }
   const cliRoots = resolveCliRoots(opts.roots);
   const adapterDir = opts.adapterDir ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "hearth", "adapters");
+  // Signals are handled from here on, also while starting: what exists so far is closed, and the exit code is 0.
+  let state: SharedState | undefined;
+  let closeTransport: (() => Promise<void>) | undefined;
+  let closing = false;
+  async function shutdown(why: string): Promise<void> {
+    if (closing) return;
+    closing = true;
+    stderrLog(`shutting down (${why})`);
+    // Cancelled jobs keep their last checkpoint; a job that does not stop within 10 s does not keep the process.
+    await Promise.race([state?.jobs.cancelAll().catch(() => {}), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    await closeTransport?.().catch(() => {});
+    await state?.backend.close().catch(() => {});
+    process.exit(0);
+  }
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
   const backend = await createBackend(opts, adapterDir);
-  const state: SharedState = { backend, opts, jobs: new TrainingJobs(backend, stderrLog), cliRoots, log: stderrLog };
+  state = { backend, opts, jobs: new TrainingJobs(backend, stderrLog), cliRoots, log: stderrLog };
   // A tool failure is an isError result; anything that escapes is logged and the server keeps running.
   process.on("unhandledRejection", (e) => stderrLog(`unhandled: ${errorText(e)}`));
 
-  let closeTransport: () => Promise<void>;
   if (opts.http) {
     const h = await startHttp(state);
     // The contract line (tests and scripts read it).
@@ -49,21 +64,8 @@ async function main(): Promise<number> {
     process.stdin.on("end", () => void shutdown("stdin closed"));
     closeTransport = () => server.close();
   }
-  stderrLog(`ready (${backend.kind} backend; model ${opts.model ?? "hearth-tiny"}${opts.embeddingModel ? `, embedding ${opts.embeddingModel}` : ""}${opts.visionModel ? `, vision ${opts.visionModel}` : ""}; roots: ${cliRoots.length ? cliRoots.join(", ") : "none (client roots only)"})`);
+  stderrLog(`ready (${backend.kind} backend${opts.baseUrl ? ` at ${opts.baseUrl}` : ""}; model ${opts.model ?? "hearth-tiny"}${opts.embeddingModel ? `, embedding ${opts.embeddingModel}` : ""}${opts.visionModel ? `, vision ${opts.visionModel}` : ""}; roots: ${cliRoots.length ? cliRoots.join(", ") : "none (client roots only)"})`);
 
-  let closing = false;
-  async function shutdown(why: string): Promise<void> {
-    if (closing) return;
-    closing = true;
-    stderrLog(`shutting down (${why})`);
-    // Cancelled jobs keep their last checkpoint; a job that does not stop within 10 s does not keep the process.
-    await Promise.race([state.jobs.cancelAll().catch(() => {}), new Promise((r) => setTimeout(r, 10_000).unref())]);
-    await closeTransport().catch(() => {});
-    await backend.close().catch(() => {});
-    process.exit(0);
-  }
-  process.on("SIGINT", () => void shutdown("SIGINT"));
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
   return -1;
 }
 

@@ -62,11 +62,22 @@ export function createSessionServer(state: SharedState): McpServer {
   });
   server.registerResource("models", "hearth://models", {
     title: "Models",
-    description: "Models this server can use, loaded or not.",
+    description: "Models this server can use, loaded or not: configured, in the roots, and in the Hugging Face cache.",
     mimeType: "application/json",
   }, async (uri) => {
     const all = await listAll(ctx);
-    return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify({ models: all.models, inRoots: all.inRoots }, null, 2) }] };
+    return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify({ models: all.models, inRoots: all.inRoots, inCache: all.inCache }, null, 2) }] };
+  });
+
+  // Which backend answers (local, remote, shared) and, for the shared host, its process id: faces that share one
+  // host report the same pid.
+  server.registerResource("status", "hearth://status", {
+    title: "Backend status",
+    description: "The backend serving the tools (local, remote or shared; the shared host's pid), running and queued requests, models.",
+    mimeType: "application/json",
+  }, async (uri) => {
+    const st = await state.backend.status();
+    return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify(st, null, 2) }] };
   });
 
   server.registerPrompt("caption_polish", {

@@ -1,7 +1,7 @@
 // Shared by the MCP tests: a scratch workspace (a root with the tiny fixtures, images, datasets; a folder outside
 // it; a symlink escape) and clients of the BUILT hearth-mcp bin over stdio and Streamable HTTP.
 import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -40,13 +40,23 @@ export interface Workspace {
   outsideImage: string;
   dataset: string;
   badDataset: string;
+  /** A Hugging Face hub cache (HF_HUB_CACHE) holding the tiny embedder as hearth-test/tiny-embedder. */
+  hubCache: string;
 }
 
 let ws: Workspace | undefined;
 
-export async function workspace(): Promise<Workspace> {
+/** A temporary folder removed when this process exits. */
+export function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The scratch workspace, removed when this process exits unless `keep` (scripts that hand it to other processes). */
+export async function workspace(opts: { keep?: boolean } = {}): Promise<Workspace> {
   if (ws) return ws;
-  const base = mkdtempSync(join(tmpdir(), "hearth-mcp-test-"));
+  const base = opts.keep ? mkdtempSync(join(tmpdir(), "hearth-mcp-test-")) : scratchDir("hearth-mcp-test-");
   const root = join(base, "root");
   const outside = join(base, "root-evil"); // a sibling whose name extends the root's (CVE-2025-53110)
   mkdirSync(root);
@@ -74,7 +84,13 @@ export async function workspace(): Promise<Workspace> {
   writeFileSync(dataset, lines.join("\n") + "\n");
   const badDataset = join(root, "bad.jsonl");
   writeFileSync(badDataset, `{"text": "fine"}\n{"text": broken\n`);
-  ws = { root, outside, embedder, vlm, png, jpg, badImage, escapeLink, outsideImage, dataset, badDataset };
+  // The hub cache layout lm.load resolves: models--org--name/refs/main names the snapshot folder.
+  const hubCache = join(base, "hub");
+  const repo = join(hubCache, "models--hearth-test--tiny-embedder");
+  mkdirSync(join(repo, "refs"), { recursive: true });
+  writeFileSync(join(repo, "refs", "main"), "0123abcd\n");
+  cpSync(embedder, join(repo, "snapshots", "0123abcd"), { recursive: true });
+  ws = { root, outside, embedder, vlm, png, jpg, badImage, escapeLink, outsideImage, dataset, badDataset, hubCache };
   return ws;
 }
 
@@ -99,18 +115,20 @@ export interface Spawned {
 }
 
 /** The built bin over stdio, through the SDK's own client transport. */
-export async function stdioClient(args: string[], opts: { env?: Record<string, string>; client?: Client } = {}): Promise<Spawned> {
+export async function stdioClient(args: string[], opts: { env?: Record<string, string>; unsetEnv?: string[]; client?: Client } = {}): Promise<Spawned & { pid: number | null }> {
+  const env: Record<string, string> = { ...(process.env as Record<string, string>), ...opts.env };
+  for (const k of opts.unsetEnv ?? []) delete env[k];
   const transport = new StdioClientTransport({
     command: BIN,
     args,
-    env: { ...(process.env as Record<string, string>), ...opts.env },
+    env,
     stderr: "pipe",
   });
   let err = "";
   transport.stderr?.on("data", (d: Buffer) => { err += d.toString(); });
   const client = opts.client ?? new Client({ name: "hearth-mcp-test", version: "0.0.0" });
   await client.connect(transport);
-  return { client, stderr: () => err, close: () => client.close() };
+  return { client, stderr: () => err, close: () => client.close(), pid: transport.pid };
 }
 
 /** Starts the bin with --http --port 0 and waits for its contract line. */
@@ -153,4 +171,42 @@ export function text(r: CallToolResult | Record<string, unknown>): string {
 
 export function dataUrl(path: string, mime: string): string {
   return `data:${mime};base64,${readFileSync(path).toString("base64")}`;
+}
+
+/**
+ * A real `hearth server` process on a free port (the `hearth` bin found from the packages' package.json files, as
+ * the acceptance scripts find it): the OpenAI-compatible server that `--base-url` points hearth-mcp at.
+ */
+export async function hearthServer(args: string[]): Promise<{ url: string; stderr: () => string; close(): Promise<void> }> {
+  const packages = resolve(PKG, "..");
+  let bin: string | undefined;
+  for (const dir of readdirSync(packages)) {
+    const pj = join(packages, dir, "package.json");
+    if (!existsSync(pj)) continue;
+    const b = (JSON.parse(readFileSync(pj, "utf8")) as { bin?: Record<string, string> | string }).bin;
+    if (typeof b === "object" && b.hearth && existsSync(join(packages, dir, b.hearth))) bin = join(packages, dir, b.hearth);
+  }
+  if (!bin) throw new Error(`no built 'hearth' bin under ${packages}: run pnpm run build at the root`);
+  // Without the test runner's NODE_TEST_CONTEXT a child is not treated as a test file.
+  const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
+  const proc = spawn(process.execPath, [bin, "server", "--port", "0", ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  const url = await new Promise<string>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`hearth server did not start within 120 s:\n${err}`)), 120_000);
+    proc.stderr!.on("data", (d: Buffer) => {
+      err += d.toString();
+      const m = /^hearth server listening on (http:\/\/\S+)$/m.exec(err);
+      if (m) { clearTimeout(timer); res(m[1]!); }
+    });
+    proc.once("exit", (code) => { clearTimeout(timer); rej(new Error(`hearth server exited with ${code}:\n${err}`)); });
+  });
+  return {
+    url, stderr: () => err,
+    close: async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise((r) => proc.once("exit", r));
+      proc.kill("SIGTERM");
+      await exited;
+    },
+  };
 }

@@ -12,7 +12,7 @@ let s: Spawned;
 
 before(async () => {
   w = await workspace();
-  s = await stdioClient(["--root", w.root, "--embedding-model", w.embedder, "--vision-model", w.vlm]);
+  s = await stdioClient(["--root", w.root, "--embedding-model", w.embedder, "--vision-model", w.vlm], { env: { HF_HUB_CACHE: w.hubCache } });
 });
 after(async () => { await s?.close(); });
 
@@ -51,6 +51,10 @@ describe("hearth-mcp over stdio", () => {
     assert.match(sc.finishReason, /^(stop|length)$/);
     assert.match(sc.model, /hearth-tiny/);
     assert.equal(text(r), sc.text);
+    // raw: the prompt is continued as written (no second chat template around it), so the template's own text
+    // gives the same answer.
+    const raw = await call("generate", { prompt: "<start_of_turn>user\nWhat is 71 - 53?<end_of_turn>\n<start_of_turn>model\n", raw: true, maxTokens: 12 });
+    assert.equal((raw.structuredContent as { text: string }).text, direct);
   });
 
   test("generate with jsonSchema: the answer follows the schema and comes back parsed", async () => {
@@ -173,6 +177,12 @@ describe("hearth-mcp over stdio", () => {
     assert.ok(sc.models.some((m) => m.kind === "text" && /hearth-tiny/.test(m.id)), JSON.stringify(sc.models));
     assert.ok(sc.inRoots.some((m) => m.path === w.vlm && m.kind === "vision"));
     assert.ok(sc.inRoots.some((m) => m.path === w.embedder && m.kind === "embedding"));
+    // The Hugging Face cache: listed by id, and loadable by that id (embed with it = embed with the folder).
+    assert.deepEqual((r.structuredContent as { inCache: unknown[] }).inCache, [{ id: "hearth-test/tiny-embedder", kind: "embedding" }]);
+    const byId = await call("embed", { texts: ["hello"], model: "hearth-test/tiny-embedder" });
+    assert.equal(byId.isError, undefined, text(byId));
+    const byFolder = await call("embed", { texts: ["hello"] });
+    assert.deepEqual((byId.structuredContent as { embeddings: number[][] }).embeddings, (byFolder.structuredContent as { embeddings: number[][] }).embeddings);
     const res = await s.client.listResources();
     assert.ok(res.resources.some((x) => x.uri === "hearth://adapters"));
     const adapters = await s.client.readResource({ uri: "hearth://adapters" });

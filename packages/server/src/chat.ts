@@ -88,6 +88,7 @@ export async function chatCompletions(ctx: RequestContext, body: Body): Promise<
   if (rf) req.responseFormat = rf;
   if (t.tools) req.tools = t.tools;
   if (t.toolChoice) req.toolChoice = t.toolChoice;
+  if (t.parallelToolCalls !== undefined) req.parallelToolCalls = t.parallelToolCalls;
   if (common.user !== undefined) req.user = common.user;
   const toolsActive = !!t.tools?.length && t.toolChoice !== "none";
 

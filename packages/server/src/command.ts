@@ -57,9 +57,25 @@ export async function runServerCommand(argv: string[]): Promise<number> {
   if (a.maxBatch !== undefined) opts.maxBatch = a.maxBatch;
   const backend = createLocalBackend(opts);
   let server: HearthServer | undefined;
+  // The handlers are in place before anything loads and stay until the process ends: a signal during startup, or a
+  // second one while closing, still ends in a clean exit 0 instead of Node's default (killed by the signal).
+  let stop!: () => void;
+  let signalled = false;
+  const stopped = new Promise<void>((done) => { stop = done; });
+  const onSignal = () => { signalled = true; stop(); };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
-    await backend.load(model);
-    if (embeddingModel !== undefined) await backend.load(embeddingModel, "embedding");
+    const loaded = (async () => {
+      await backend.load(model);
+      if (embeddingModel !== undefined) await backend.load(embeddingModel, "embedding");
+      return true;
+    })();
+    // A signal while the models load ends the command (exit 0) without listening.
+    if (!(await Promise.race([loaded, stopped.then(() => false)])) || signalled) {
+      await loaded.catch(() => undefined);
+      return 0;
+    }
     server = new HearthServer(backend, s);
     const url = await server.listen().catch((e: NodeJS.ErrnoException) => {
       if (e.code === "EADDRINUSE") throw new UsageError(`port ${s.port} on ${s.host} is in use; pass --port 0 for a free one`);
@@ -67,10 +83,7 @@ export async function runServerCommand(argv: string[]): Promise<number> {
       throw e;
     });
     process.stderr.write(`hearth server listening on ${url}\n`);
-    await new Promise<void>((done) => {
-      process.once("SIGINT", () => done());
-      process.once("SIGTERM", () => done());
-    });
+    await stopped;
     return 0;
   } finally {
     await server?.close();

@@ -25,9 +25,9 @@ export function usage(prompt: { promptTokens: number; cachedTokens: number }[], 
   return { prompt_tokens: p, completion_tokens: c, total_tokens: p + c, prompt_tokens_details: { cached_tokens: cached } };
 }
 
-/** The chosen token's own text: from the alternatives when it is among them, else the text it completed. */
+/** The chosen token's own text (the backend's tokenText; else from the alternatives, else the text it completed). */
 export function tokenText(e: TokenEvent): string {
-  return e.topLogprobs?.find((t) => t.token === e.token)?.text ?? e.text;
+  return e.tokenText ?? e.topLogprobs?.find((t) => t.token === e.token)?.text ?? e.text;
 }
 
 const bytes = (s: string) => [...Buffer.from(s, "utf8")];

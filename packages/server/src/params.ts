@@ -122,9 +122,12 @@ export function responseFormat(body: Body): ResponseFormat | undefined {
   throw badParam("response_format.type", `'response_format.type' must be text, json_object or json_schema, got '${String(type)}'`);
 }
 
-export function tools(body: Body): { tools?: ToolDefinition[]; toolChoice?: ToolChoice } {
+export function tools(body: Body): { tools?: ToolDefinition[]; toolChoice?: ToolChoice; parallelToolCalls?: boolean } {
   const raw = body.tools;
-  const out: { tools?: ToolDefinition[]; toolChoice?: ToolChoice } = {};
+  const out: { tools?: ToolDefinition[]; toolChoice?: ToolChoice; parallelToolCalls?: boolean } = {};
+  // OpenAI's parallel_tool_calls: false allows at most one call per reply (the grammar's maxItems: 1).
+  const ptc = optBool(body, "parallel_tool_calls");
+  if (ptc !== undefined) out.parallelToolCalls = ptc;
   if (raw !== undefined && raw !== null) {
     if (!Array.isArray(raw)) throw badParam("tools", "'tools' must be an array");
     if (raw.length > 128) throw badParam("tools", "'tools' has more than 128 entries");

@@ -122,6 +122,15 @@ describe("chat completions", () => {
       // Greedy: the chosen token is the most likely one.
       assert.ok(Math.abs(t.top_logprobs[0]!.logprob - t.logprob) < 1e-6);
     }
+    // Without alternatives each entry still carries its token's own text: together they spell the answer (then the
+    // end-of-turn token that stopped it), and bytes are that text's UTF-8.
+    const own = await client.chat.completions.create({ model: "hearth-tiny", messages: ask, max_tokens: 8, temperature: 0, logprobs: true });
+    const entries = own.choices[0]!.logprobs!.content!;
+    assert.equal(entries.map((t) => t.token).join(""), `${own.choices[0]!.message.content}<end_of_turn>`);
+    for (const t of entries) {
+      assert.deepEqual(t.bytes, [...Buffer.from(t.token, "utf8")]);
+      assert.deepEqual(t.top_logprobs, []);
+    }
   });
 
   test("bad parameters and unknown models are OpenAI errors with the right status", async () => {
@@ -281,6 +290,15 @@ describe("structured output and tools", () => {
     assert.deepEqual(names, calls.map((c) => c.function.name));
     assert.deepEqual(JSON.parse(argTexts[0]!), args);
     assert.equal(finish, "tool_calls");
+
+    // parallel_tool_calls: false allows one call per reply, with no penalties needed to close the list.
+    const single = await client.chat.completions.create({ model: "hearth-tiny", messages: messages.slice(0, 1), tools, tool_choice: "required", temperature: 0, max_tokens: 300, parallel_tool_calls: false });
+    assert.equal(single.choices[0]!.finish_reason, "tool_calls");
+    const one = single.choices[0]!.message.tool_calls! as OpenAI.ChatCompletionMessageFunctionToolCall[];
+    assert.equal(one.length, 1);
+    assert.equal(one[0]!.function.name, "get_weather");
+    assert.deepEqual(Object.keys(JSON.parse(one[0]!.function.arguments)), ["city"]);
+    await assert.rejects(client.chat.completions.create({ model: "hearth-tiny", messages: messages.slice(0, 1), tools, parallel_tool_calls: "no" as unknown as boolean }), OpenAI.BadRequestError);
   });
 });
 

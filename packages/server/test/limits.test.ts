@@ -34,10 +34,10 @@ test("a client that disconnects mid-stream stops its generation within one decod
   assert.equal(stats.backend.active, 0);
   assert.equal(stats.backend.queued, 0);
   // The backend's own step counter stands still from then on, and the request stopped far before its 4000 tokens.
-  const steps = stats.decodeSteps["hearth-tiny"];
+  const steps = stats.decodeSteps as number;
   assert.ok(steps >= 5 && steps < 4000, String(steps));
   await sleep(300);
-  assert.equal((await debugStats(server.url)).decodeSteps["hearth-tiny"], steps);
+  assert.equal((await debugStats(server.url)).decodeSteps, steps);
   // The slot is free again: a new request runs at once.
   const r = await client.chat.completions.create({ model: "hearth-tiny", messages: [{ role: "user", content: "What is 2 + 3?" }], max_tokens: 4, temperature: 0 });
   assert.equal(r.choices[0]!.message.content?.trim(), "5");

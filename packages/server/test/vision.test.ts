@@ -63,3 +63,34 @@ test("an image over --max-image-pixels, a corrupt image and a non-base64 data UR
   });
   await assert.rejects(client.chat.completions.create({ model, messages: withImage("data:image/png,rawbytes"), max_tokens: 2 }), OpenAI.BadRequestError);
 });
+
+test("an error in the middle of a stream (the real backend) is an SSE error event after the text so far, without [DONE]", async () => {
+  // The fixture's character vocabulary has no "{": the schema's constant can be written up to "ab", then nothing fits.
+  const body = {
+    model, messages: [{ role: "user", content: "x" }], max_tokens: 20, stream: true,
+    response_format: { type: "json_schema", json_schema: { name: "stuck", schema: { const: "ab{" } } },
+  };
+  const r = await fetch(`${server.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  assert.equal(r.status, 200);
+  const events = (await r.text()).split("\n\n").filter((e) => e.trim()).map((e) => e.replace(/^data: /, ""));
+  assert.ok(!events.includes("[DONE]"), events.join("\n"));
+  const last = JSON.parse(events.at(-1)!) as { error: { message: string; type: string; param: string; code: string } };
+  assert.deepEqual({ ...last.error, message: last.error.message.slice(0, 47) }, {
+    message: "the model's vocabulary cannot write this schema", type: "invalid_request_error", param: "response_format", code: "unsupported",
+  });
+  const chunks = events.slice(0, -1).map((e) => JSON.parse(e) as OpenAI.ChatCompletionChunk);
+  assert.equal(chunks.map((c) => c.choices[0]?.delta.content ?? "").join(""), '"ab');
+
+  // The openai client yields the text so far, then raises the error.
+  const stream = await client.chat.completions.create(body as OpenAI.ChatCompletionCreateParamsStreaming);
+  let text = "";
+  await assert.rejects((async () => { for await (const c of stream) text += c.choices[0]?.delta.content ?? ""; })(), (e: unknown) => {
+    assert.ok(e instanceof OpenAI.APIError, String(e));
+    assert.match(e.message, /vocabulary cannot write this schema/);
+    return true;
+  });
+  assert.equal(text, '"ab');
+  // A schema that no first token can start is refused before any stream opens: a plain 400.
+  await assert.rejects(client.chat.completions.create({ ...body, response_format: { type: "json_schema", json_schema: { name: "obj", schema: { type: "object" } } } } as OpenAI.ChatCompletionCreateParamsStreaming),
+    (e: unknown) => e instanceof OpenAI.BadRequestError && (e.error as { code: string }).code === "unsupported");
+});

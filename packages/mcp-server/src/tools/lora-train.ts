@@ -45,12 +45,6 @@ function progressMessage(p: { message: string; tokensPerSecond?: number }): stri
   return p.tokensPerSecond !== undefined && !/tok/.test(p.message) ? `${p.message}, ${p.tokensPerSecond.toFixed(0)} tokens/s` : p.message;
 }
 
-/** The default numLayers (16) is more than a small model has: say which value works. */
-function layersHint(e: unknown): unknown {
-  const m = /train (\d+) layers but the model only has (\d+) layers/.exec(e instanceof Error ? e.message : "");
-  return m ? new ServingError("invalid_request", `numLayers ${m[1]} is more than the model's ${m[2]} layers: pass numLayers ${m[2]} or less (-1 for all)`, { param: "numLayers" }) : e;
-}
-
 type Args = z.infer<z.ZodObject<typeof loraTrainInput>>;
 
 /** The result shape shared by lora_train, lora_status and lora_cancel. */
@@ -95,28 +89,21 @@ export const loraTrainTool = {
       if (args.wait === false) {
         // A bad dataset or a missing model fails this call rather than a status call later.
         await job.accepted;
-        if (job.status === "failed") return toolError(layersHint(job.error));
+        if (job.status === "failed") return toolError(job.error);
         const s = job.snapshot();
         return toolResult(jobResult(s), `started: ${jobText(s)}. Poll lora_status {"jobId": "${job.id}"}.`);
       }
       const token = extra._meta?.progressToken;
-      // Progress must increase with each notification, and the backend reports an iteration more than once (a step,
-      // then its loss): keep the last report of a turn of the event loop and send it if its iteration is new.
-      let pending: { iteration: number; iters: number; message: string; tokensPerSecond?: number } | undefined;
+      // The backend reports each iteration once, with its loss and tokens/s. MCP requires progress to increase with
+      // every notification: the guard only matters if a backend ever repeats an iteration.
       let lastSent = 0;
-      const flush = () => {
-        const p = pending;
-        pending = undefined;
-        if (!p || p.iteration <= lastSent || token === undefined) return;
+      const off = token === undefined ? () => {} : job.onProgress((p) => {
+        if (p.iteration <= lastSent) return;
         lastSent = p.iteration;
         void extra.sendNotification({
           method: "notifications/progress",
           params: { progressToken: token, progress: p.iteration, total: p.iters, message: progressMessage(p) },
         }).catch(() => {});
-      };
-      const off = token === undefined ? () => {} : job.onProgress((p) => {
-        if (pending === undefined) setImmediate(flush);
-        if (!pending || p.iteration >= pending.iteration) pending = p;
       });
       const onAbort = () => job.cancel();
       extra.signal.addEventListener("abort", onAbort, { once: true });
@@ -124,11 +111,10 @@ export const loraTrainTool = {
       try {
         await job.finished;
       } finally {
-        flush();
         off();
         extra.signal.removeEventListener("abort", onAbort);
       }
-      if (job.status === "failed") return toolError(layersHint(job.error));
+      if (job.status === "failed") return toolError(job.error);
       const s = job.snapshot();
       return toolResult(jobResult(s), jobText(s));
     } catch (e) {

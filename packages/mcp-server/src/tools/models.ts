@@ -1,6 +1,7 @@
 // Tool `models`: list the models and adapters (loaded, in the HF cache, and in the roots), load one, unload one.
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { lm } from "@hearth/engine";
 import { z } from "zod";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { ServingError, type ModelInfo, type ModelKind } from "@hearth/serving";
@@ -23,6 +24,8 @@ export const modelsOutput = {
   adapters: z.array(z.object({ name: z.string(), path: z.string().optional(), source: z.string() })),
   /** Folders in the roots that look like models, loadable by path. */
   inRoots: z.array(z.object({ path: z.string(), kind: z.enum(["text", "vision", "embedding", "adapter"]) })),
+  /** Models downloaded to the Hugging Face cache (HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub): load by id. */
+  inCache: z.array(z.object({ id: z.string(), kind: z.enum(["text", "vision", "embedding", "adapter"]) })),
 };
 
 type Args = z.infer<z.ZodObject<typeof modelsInput>>;
@@ -64,6 +67,33 @@ export async function scanRoots(roots: string[]): Promise<Array<{ path: string; 
   return out;
 }
 
+/**
+ * Models in the Hugging Face cache that the engine can load by id: `models--org--name` with the snapshot its
+ * `refs/main` names (the one lm.load resolves). The cache is this machine's, so a remote backend does not list it.
+ */
+export async function scanHubCache(cache = lm.hubCacheDir()): Promise<Array<{ id: string; kind: ModelKind | "adapter" }>> {
+  let ents;
+  try {
+    ents = await readdir(cache, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const out: Array<{ id: string; kind: ModelKind | "adapter" }> = [];
+  for (const e of ents) {
+    const m = /^models--([^-].*?)--(.+)$/.exec(e.name);
+    if (!e.isDirectory() || !m) continue;
+    let rev: string;
+    try {
+      rev = (await readFile(join(cache, e.name, "refs", "main"), "utf8")).trim();
+    } catch {
+      continue;
+    }
+    const kind = await kindOf(join(cache, e.name, "snapshots", rev));
+    if (kind) out.push({ id: `${m[1]}/${m[2]}`, kind });
+  }
+  return out.sort((a, b) => a.id.localeCompare(b.id));
+}
+
 export async function listAll(ctx: ToolContext) {
   const models: ModelInfo[] = await ctx.backend.models();
   const adapters = new Map<string, { name: string; path?: string; source: string }>();
@@ -76,7 +106,8 @@ export async function listAll(ctx: ToolContext) {
     }
   }
   const inRoots = await scanRoots(ctx.roots.all());
-  return { models: models.map((m) => ({ ...m })), adapters: [...adapters.values()], inRoots };
+  const inCache = ctx.backend.kind === "remote" ? [] : await scanHubCache();
+  return { models: models.map((m) => ({ ...m })), adapters: [...adapters.values()], inRoots, inCache };
 }
 
 export const modelsTool = {
@@ -102,6 +133,7 @@ export const modelsTool = {
         ...all.models.map((m) => `${m.loaded ? "*" : " "} ${m.id} (${m.kind})${m.adapters.length ? ` adapters: ${m.adapters.join(", ")}` : ""}`),
         ...all.adapters.map((a) => `  adapter ${a.name}${a.path ? ` at ${a.path}` : ""} [${a.source}]`),
         ...all.inRoots.map((r) => `  in roots: ${r.path} (${r.kind})`),
+        ...all.inCache.map((r) => `  in the Hugging Face cache: ${r.id} (${r.kind})`),
       ];
       const head = action === "list" ? "models (* = loaded):" : `${action}ed ${args.model}. models (* = loaded):`;
       return toolResult(all, [head, ...lines].join("\n"));
