@@ -34,8 +34,9 @@ const common = {
   minify: process.argv.includes("--minify"),
   logLevel: "warning",
   plugins: [browserPlugin],
-  // The engine reads process.env for optional settings (HF cache folders...): none in a browser.
-  define: { "process.env": "{}" },
+  // The engine reads process.env for optional settings (HF cache folders...): none in a browser, and no
+  // tokenizer cache (it writes under the home folder, which a page does not have).
+  define: { "process.env": JSON.stringify({ HEARTH_TOKENIZER_CACHE: "0" }) },
 };
 // import.meta is empty in the worker's iife bundle; the engine's path arithmetic (src/lm/bundled.ts) only needs a
 // well-formed file URL there, and nothing in the browser reads files through it.

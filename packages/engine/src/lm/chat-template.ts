@@ -342,7 +342,12 @@ export function validateTemplate(templateText: string, source: string): void {
  * for it: loadTokenizer calls this before reading the tokenizer files.
  */
 export function prewarmTemplateWorker(): void {
-  getWorker();
+  try {
+    getWorker();
+  } catch {
+    // Best effort: where workers cannot start (a browser build has no worker_threads), a guarded render says so
+    // when it is asked for; an in-thread render (timeoutMs 0) never needs the worker.
+  }
 }
 
 /** Stop the shared render worker (it is unref'd, so this is only needed for tidy shutdowns). */

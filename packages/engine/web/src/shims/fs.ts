@@ -50,5 +50,6 @@ function unsupported(name: string) {
 export const writeFileSync = unsupported("writeFileSync");
 export const mkdirSync = unsupported("mkdirSync");
 export const renameSync = unsupported("renameSync");
+export const rmSync = unsupported("rmSync");
 export const realpathSync = (p: string) => p;
-export default { existsSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync, renameSync, realpathSync };
+export default { existsSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync, renameSync, rmSync, realpathSync };

@@ -13,6 +13,9 @@ export const homedir = () => "/home/web";
 export const tmpdir = () => "/tmp";
 export const cpus = () => Array.from({ length: navigator.hardwareConcurrency || 1 }, () => ({}));
 export const platform = () => "browser";
+// wasm32 is little-endian (the tokenizer cache records the byte order; it is off in the browser).
+export const endianness = () => "LE";
+export const createHash = () => unavailable("node:crypto");
 // The wasm heap is capped at 2 GiB (wasm/Makefile), so that is the memory the engine can size its cache on.
 export const totalmem = () => 2 * 2 ** 30;
 export const freemem = () => 2 * 2 ** 30;
