@@ -97,13 +97,16 @@ export const loraTrainTool = {
       // The backend reports each iteration once, with its loss and tokens/s. MCP requires progress to increase with
       // every notification: the guard only matters if a backend ever repeats an iteration.
       let lastSent = 0;
+      // Sends are awaited before the result goes out: the last iteration's notification is queued just before the
+      // job finishes, and the result must not overtake it.
+      const sending: Promise<void>[] = [];
       const off = token === undefined ? () => {} : job.onProgress((p) => {
         if (p.iteration <= lastSent) return;
         lastSent = p.iteration;
-        void extra.sendNotification({
+        sending.push(extra.sendNotification({
           method: "notifications/progress",
           params: { progressToken: token, progress: p.iteration, total: p.iters, message: progressMessage(p) },
-        }).catch(() => {});
+        }).catch(() => {}));
       });
       const onAbort = () => job.cancel();
       extra.signal.addEventListener("abort", onAbort, { once: true });
@@ -113,6 +116,7 @@ export const loraTrainTool = {
       } finally {
         off();
         extra.signal.removeEventListener("abort", onAbort);
+        await Promise.all(sending);
       }
       if (job.status === "failed") return toolError(job.error);
       const s = job.snapshot();
