@@ -223,9 +223,10 @@ export class ChatViewProvider implements vscode.WebviewViewProvider {
       this.running = undefined;
       cts.dispose();
     }
-    this.post({ type: "end", chatId, text: answer, finishReason: finish });
     if (finish !== "error") this.messages.push({ role: "assistant", content: answer });
     else this.messages.pop();
+    // Saved before the view shows the end: what the user sees as finished (or stopped) is what a reload restores.
     await this.context.workspaceState.update(HISTORY_KEY, this.messages);
+    this.post({ type: "end", chatId, text: answer, finishReason: finish });
   }
 }
