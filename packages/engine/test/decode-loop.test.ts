@@ -164,7 +164,7 @@ test("DecodeLoop: abort finishes a row within one step, and cancelled rows free 
   assert.deepEqual(second.map((e) => [e.rowId, e.token, e.finishReason, e.promptTokens]), [[r1, -1, "abort", 8]]);
   loop.dispose();
   await loop.settled();
-  assert.ok(mx.getActiveMemory() <= baseline + slack);
+  assert.ok(mx.getActiveMemory() <= baseline + slack, `active memory ${mx.getActiveMemory()} after dispose, baseline ${baseline}`);
 });
 
 test("DecodeLoop: a token-mask constraint is honoured, greedy and sampled, and ends the row when terminated", async () => {
