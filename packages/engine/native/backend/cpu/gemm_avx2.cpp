@@ -158,8 +158,8 @@ void axpy_rows(int64_t K, const float* x, int64_t kx, const View& W, int64_t j0,
 }
 
 // One row (decode): the columns one after another, so W is read front to back as one stream (several columns
-// interleaved are as many streams, which the hardware prefetcher follows worse; see gemm_avx512.cpp). Zen 4 under
-// HEARTH_ISA=avx2, 2 threads: K = 1152 bf16 17-18 → 28-30 GB/s, K = 2560 22-24 → 28-34 GB/s.
+// interleaved are as many streams, which the hardware prefetcher follows worse; see gemm_avx512.cpp). HEARTH_ISA=avx2,
+// 2 threads, bf16 K = 1152: Zen 4 17-18 → 28-30 GB/s, Xeon 15-17 → 20-23.
 template <Elem E>
 void dot_stream(int64_t K, const float* x, const View& W, int64_t j0, int64_t j1, float* y) {
   const char* base = static_cast<const char*>(W.p);
@@ -187,8 +187,10 @@ void dot_stream(int64_t K, const float* x, const View& W, int64_t j0, int64_t j1
 template <int R, Elem E>
 void gemv_rows(int64_t K, const float* x, int64_t kx, const View& W, int64_t j0, int64_t j1, float* y, int64_t ldy) {
   if (W.rs != 1) return axpy_rows<R, E>(K, x, kx, W, j0, j1, y, ldy);
+  // Only 16-bit columns up to 4 KB: longer ones read faster interleaved (Zen 4, K = 6912 bf16: 28 → 21 GB/s
+  // streamed), and f32 weights did on the Xeon (K = 1152: 27 → 23).
   constexpr int64_t es = E == Elem::f32 ? 4 : 2;
-  if (R == 1 && K * es <= 8192) {  // long columns read faster interleaved (Zen 4: K = 6912 bf16 28 → 21 GB/s streamed)
+  if (R == 1 && E != Elem::f32 && K * es <= 4096) {
     dot_stream<E>(K, x, W, j0, j1, y);
   } else {
     int64_t j = j0;

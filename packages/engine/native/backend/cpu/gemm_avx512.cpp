@@ -220,9 +220,10 @@ const GemmKernel kBF16 = {"avx512bf16-14x32", MR, NR, 14 * 12, 1024, 768, 2, 2, 
 HEARTH_GEMM_INLINE float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
 
 // W contiguous along k (W(k, j) = p[j * cs + k]): Q columns at a time as dot products over k.
-// `ahead`: where the next call's columns start, relative to j (0 when there is none in this block). The Q columns
-// are one contiguous run when W is dense, so each stream prefetches the same offset of the next run: with short
-// columns (K = 1152 in a 1B model) an in-stream distance would start every run cold (measured on Zen 4: 22 → 28 GB/s).
+// `ahead`: where the next call's columns start, relative to j (0: prefetch 1 KB ahead in each stream). The Q columns
+// are one contiguous run when W is dense, so with short columns each stream prefetches the same offset of the next
+// run, which an in-stream distance would start cold (Zen 4, K = 1152: 22 → 28 GB/s). Long columns keep the in-stream
+// distance: the next run is too far ahead there (Xeon, K = 6912 / 10240: 29-32 → 28-29 GB/s with it).
 template <int R, int Q, Elem E>
 void dot_cols(int64_t K, const void* xv, int64_t kx, const View& W, int64_t j, float* y, int64_t ldy,
               int64_t ahead = 0) {
@@ -300,10 +301,12 @@ void axpy_rows(int64_t K, const void* xv, int64_t kx, const View& W, int64_t j0,
 }
 
 // One row (decode): the columns one after another, i.e. W read front to back as one stream, four accumulators
-// over k. Several columns interleaved (dot_cols) are as many streams at once, which the hardware prefetcher follows
-// worse: measured on Zen 4 (2 threads, K = 1152 and 2560) 26-29 → 31-38 GB/s. Long columns (K = 6912, 10240) go
-// the other way (31 → 27 GB/s), so they keep the interleaved kernel: above kStreamColumnBytes per column.
-constexpr int64_t kStreamColumnBytes = 8192;
+// over k. Several columns interleaved (dot_cols) are as many streams at once, each starting cold at every run,
+// which costs most where columns are short. Measured, 2 threads, bf16 K = 1152 (most 1B products and the tied
+// head): Zen 4 22 → 26-31 GB/s, Xeon 18-19 → 21-22. Where it lost, it is not used: long columns (Zen 4 K = 6912:
+// 31 → 27), bf16 K = 2560 on the Xeon (25.7 → 21.9) and f32 weights on the Xeon (K = 1152: 25 → 22).
+// Columns up to this size are read as one stream (one row) or prefetched one run ahead (interleaved kernel).
+constexpr int64_t kShortColumnBytes = 4096;
 
 template <Elem E>
 void dot_stream(int64_t K, const void* xv, const View& W, int64_t j0, int64_t j1, float* y) {
@@ -339,12 +342,14 @@ void gemv_rows(int64_t K, const void* x, int64_t kx, const View& W, int64_t j0, 
                int64_t ldy) {
   if (W.rs != 1) return axpy_rows<R, E, E == Elem::bf16>(K, x, kx, W, j0, j1, y, ldy);
   constexpr int64_t es = E == Elem::f32 ? 4 : 2;
-  if (R == 1 && K * es <= kStreamColumnBytes) {
+  const bool short_columns = K * es <= kShortColumnBytes;
+  if (R == 1 && E != Elem::f32 && short_columns) {
     dot_stream<E>(K, x, W, j0, j1, y);
   } else {
     constexpr int Q = R == 1 ? 8 : 4;  // more independent streams when each weight feeds only one row
     int64_t j = j0;
-    for (; j + Q <= j1; j += Q) dot_cols<R, Q, E>(K, x, kx, W, j, y + (j - j0), ldy, j + 2 * Q <= j1 ? Q : 0);
+    for (; j + Q <= j1; j += Q)
+      dot_cols<R, Q, E>(K, x, kx, W, j, y + (j - j0), ldy, short_columns && j + 2 * Q <= j1 ? Q : 0);
     for (; j < j1; j++) dot_cols<R, 1, E>(K, x, kx, W, j, y + (j - j0), ldy);
   }
 }
