@@ -117,6 +117,10 @@ export const loraTrainTool = {
         off();
         extra.signal.removeEventListener("abort", onAbort);
         await Promise.all(sending);
+        // The SDK's client handles a notification a microtask after reading it but a response at once, dropping that
+        // request's progress handler: a last notification read in the same chunk as the result is lost. A macrotask
+        // between the two writes lets the client read them apart (not a guarantee on a client that lags this much).
+        if (sending.length) await new Promise((r) => setTimeout(r, 25));
       }
       if (job.status === "failed") return toolError(job.error);
       const s = job.snapshot();
