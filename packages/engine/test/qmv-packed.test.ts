@@ -122,9 +122,9 @@ test("quantizedRepack / packedQuantizedMatmul: bad input is a clear [op] error",
   assert.deepEqual(packedQuantizedMatmul(mx.ones([1, 128]), p).shape, [1, 16]);
 });
 
-test(`Gemma 3 decode step (${isa}): packed weights give the int8 step's logits, batched rows as alone`, async (t) => {
-  if (packedQuantizedKernelName() === "generic") return t.skip("no vector kernel: the step keeps the unpacked path");
-  const tmp = fs.realpathSync(fs.mkdtempSync(join(os.tmpdir(), "hearth-packed-test-")));
+/** A 2-layer Gemma 3 text model (window 8) with random weights (`seed`), quantized to 4 bits, group 64. */
+async function quantizedTinyGemma3(prefix: string, seed: number) {
+  const tmp = fs.realpathSync(fs.mkdtempSync(join(os.tmpdir(), prefix)));
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
   const cfg = {
     model_type: "gemma3_text", hidden_size: 128, num_hidden_layers: 2, intermediate_size: 256, num_attention_heads: 2,
@@ -132,9 +132,15 @@ test(`Gemma 3 decode step (${isa}): packed weights give the int8 step's logits, 
     query_pre_attn_scalar: 64, rope_theta: 1e6, rope_local_base_freq: 1e4, max_position_embeddings: 512,
   };
   fs.writeFileSync(join(tmp, "config.json"), JSON.stringify(cfg));
-  writeRandomSafetensors(join(tmp, "model.safetensors"), gemma3WeightShapes(cfg), 11, 0.05);
+  writeRandomSafetensors(join(tmp, "model.safetensors"), gemma3WeightShapes(cfg), seed, 0.05);
   const { model } = await lm.load(tmp, { noTokenizer: true });
   nn.quantize(model, { groupSize: 64, bits: 4 });
+  return model;
+}
+
+test(`Gemma 3 decode step (${isa}): packed weights give the int8 step's logits, batched rows as alone`, async (t) => {
+  if (packedQuantizedKernelName() === "generic") return t.skip("no vector kernel: the step keeps the unpacked path");
+  const model = await quantizedTinyGemma3("hearth-packed-test-", 11);
   const m = model as unknown as { makeDecodeStep(o: { packedWeights?: boolean }): lm.DecodeStep };
   const prompts = [[2, 50, 60, 70], [2, 90, 91, 92, 93, 94, 95, 96, 97, 98]];  // the second passes the window
   // Row r of `rows` is prompt first + r (its tokens depend on that, so a row run alone gets the same tokens).
@@ -171,17 +177,7 @@ test(`Gemma 3 decode step (${isa}): packed weights give the int8 step's logits, 
 
 test(`Gemma 3 packed prefill (${isa}): prompt chunks through the packed products track the exact forward`, async (t) => {
   if (packedQuantizedKernelName() === "generic") return t.skip("no vector kernel: no packed prefill");
-  const tmp = fs.realpathSync(fs.mkdtempSync(join(os.tmpdir(), "hearth-packed-prefill-")));
-  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-  const cfg = {
-    model_type: "gemma3_text", hidden_size: 128, num_hidden_layers: 2, intermediate_size: 256, num_attention_heads: 2,
-    num_key_value_heads: 1, head_dim: 64, vocab_size: 384, sliding_window: 8, sliding_window_pattern: 2,
-    query_pre_attn_scalar: 64, rope_theta: 1e6, rope_local_base_freq: 1e4, max_position_embeddings: 512,
-  };
-  fs.writeFileSync(join(tmp, "config.json"), JSON.stringify(cfg));
-  writeRandomSafetensors(join(tmp, "model.safetensors"), gemma3WeightShapes(cfg), 12, 0.05);
-  const { model } = await lm.load(tmp, { noTokenizer: true });
-  nn.quantize(model, { groupSize: 64, bits: 4 });
+  const model = await quantizedTinyGemma3("hearth-packed-prefill-", 12);
   const prompt = [2, ...Array.from({ length: 17 }, (_, i) => (i * 53 + 7) % 384)];
   const before = model.forward(mx.array([prompt], mx.int32)).tolist();
   const m = model as unknown as { makeDecodeStep(o: { packedWeights?: boolean; packedPrefill?: boolean }): lm.DecodeStep };

@@ -219,6 +219,17 @@ const GemmKernel kBF16 = {"avx512bf16-14x32", MR, NR, 14 * 12, 1024, 768, 2, 2, 
 // ---- skinny kernels (≤ 4 rows) -----------------------------------------------------------------------
 HEARTH_GEMM_INLINE float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
 
+// One k step of a W column for the dot kernels (`left` elements remain): 16 floats (f32, f16 widened), or 32 bf16
+// kept as pairs for vdpbf16ps.
+template <Elem E>
+HEARTH_GEMM_INLINE __m512 load_step(const void* src, int64_t left) {
+  if constexpr (E == Elem::f32) return _mm512_maskz_loadu_ps(tail_mask(left), src);
+  else if constexpr (E == Elem::f16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(tail_mask(left), src));
+  else
+    return _mm512_castsi512_ps(
+        _mm512_maskz_loadu_epi16(left >= 32 ? ~__mmask32(0) : __mmask32((1u << left) - 1), src));
+}
+
 // W contiguous along k (W(k, j) = p[j * cs + k]): Q columns at a time as dot products over k.
 // `ahead`: where the next call's columns start, relative to j (0: prefetch 1 KB ahead in each stream). The Q columns
 // are one contiguous run when W is dense, so with short columns each stream prefetches the same offset of the next
@@ -241,12 +252,7 @@ void dot_cols(int64_t K, const void* xv, int64_t kx, const View& W, int64_t j, f
       const void* src = base + ((j + q) * W.cs + k) * es;
       if (ahead) _mm_prefetch(base + ((j + ahead + q) * W.cs + k) * es, _MM_HINT_T0);
       else _mm_prefetch(static_cast<const char*>(src) + 1024, _MM_HINT_T0);  // more lines in flight per core
-      if constexpr (E == Elem::f32) w[q] = _mm512_maskz_loadu_ps(tail_mask(left), src);
-      else if constexpr (E == Elem::f16)
-        w[q] = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(tail_mask(left), src));
-      else
-        w[q] = _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(
-            left >= 32 ? ~__mmask32(0) : __mmask32((1u << left) - 1), src));
+      w[q] = load_step<E>(src, left);
     }
     for (int r = 0; r < R; r++) {
       if constexpr (kPairs) {
@@ -322,10 +328,7 @@ void dot_stream(int64_t K, const void* xv, const View& W, int64_t j0, int64_t j1
       const int64_t left = K - k;
       const char* src = col + k * es;
       _mm_prefetch(src + 2048, _MM_HINT_T0);  // 2 KB ahead on the one stream (1-4 KB measured alike)
-      __m512 w;
-      if constexpr (E == Elem::f32) w = _mm512_maskz_loadu_ps(tail_mask(left), src);
-      else if constexpr (E == Elem::f16) w = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(tail_mask(left), src));
-      else w = _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(left >= 32 ? ~__mmask32(0) : __mmask32((1u << left) - 1), src));
+      const __m512 w = load_step<E>(src, left);
       if constexpr (kPairs) {
         __m512bh xr = (__m512bh)_mm512_loadu_si512(static_cast<const uint16_t*>(xv) + k);
         acc[u] = _mm512_dpbf16_ps(acc[u], xr, (__m512bh)w);
