@@ -97,6 +97,41 @@ for (const name of ["gemma3-tiny-a", "gemma3-tiny-b"]) {
   });
 }
 
+test("DecodeLoop: rows with different samplers in one batch (greedy, greedy + logprobs, seeded, penalised) each give what they give alone", async () => {
+  const { model } = await lm.load(findFixture("gemma3-tiny-b"), { dtype: "float32", noTokenizer: true });
+  const rows: lm.RowOptions[] = [
+    { prompt: promptOf(6, 1), maxTokens: 9 },  // greedy, no logprobs: the batch's one argmax, no log-softmax
+    { prompt: promptOf(13, 2), maxTokens: 9, logprobs: 2 },  // greedy with logprobs: the batch's log-softmax
+    { prompt: promptOf(4, 3), maxTokens: 9, temp: 2, seed: 5, topP: 0.9 },  // sampled from its row of it
+    { prompt: promptOf(9, 4), maxTokens: 9, temp: 2, seed: 6, repetitionPenalty: 1.3 },  // processors: its own chain
+    { prompt: promptOf(11, 5), maxTokens: 9, fullLogprobs: true },
+    { prompt: promptOf(7, 6), maxTokens: 9 },
+  ];
+  const loop = new lm.DecodeLoop(model, { prefillChunk: 4 });
+  const ids = rows.map((r) => loop.insert(r));
+  const got = await drain(loop);
+  for (const [i, r] of rows.entries()) sameRow(got.get(ids[i])!, await alone(model, r), `row ${i}`);
+  // Greedy rows against the model's forward over the whole sequence: each token is the argmax of its logits, and
+  // full log-probabilities are its log_softmax.
+  for (const i of [0, 1, 4, 5]) {
+    const evs = got.get(ids[i])!;
+    const seq = [...rows[i].prompt, ...evs.map((e) => e.token)];
+    const logits = model.forward(mx.array([seq], mx.int32)).astype(mx.float32);
+    const lsm = (mx.subtract(logits, mx.logsumexp(logits, -1, true)).tolist() as number[][][])[0];
+    evs.forEach((e, j) => {
+      const ref = lsm[rows[i].prompt.length - 1 + j];
+      assert.equal(e.token, ref.indexOf(Math.max(...ref)), `row ${i} token ${j}: argmax of the forward's logits`);
+      if (e.logprobsArray) {
+        const full = e.logprobsArray.toFloat32Array();
+        assert.ok(ref.every((v, t) => Math.abs(v - full[t]) < 1e-4), `row ${i} token ${j}: full log-probabilities`);
+        e.logprobsArray.dispose();
+      }
+    });
+    if (i === 4) assert.ok(evs.every((e) => e.logprobsArray), "fullLogprobs rows report every token's array");
+  }
+  loop.dispose();
+});
+
 test("DecodeLoop: a row inserted while others decode does not change their tokens, and its prefill never stalls them", async () => {
   const { model } = await lm.load(findFixture("gemma3-tiny-b"), { dtype: "float32", noTokenizer: true });
   const a: lm.RowOptions = { prompt: promptOf(6, 1), maxTokens: 16, logprobs: 2 };

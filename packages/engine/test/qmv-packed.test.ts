@@ -72,9 +72,10 @@ function check(N: number, K: number, M: number, gs: number, bits: number, dt: Dt
 }
 
 for (const [gs, bits] of [[32, 4], [64, 4], [128, 4], [32, 8], [64, 8], [128, 8]]) {
-  test(`packedQuantizedMatmul gs=${gs} bits=${bits} (${isa}): the int8 arithmetic for batches of 1..13 rows`, () => {
+  test(`packedQuantizedMatmul gs=${gs} bits=${bits} (${isa}): the int8 arithmetic for batches of 1..16 rows`, () => {
     // 48 columns = 3 blocks (uneven thread splits); 13 rows = row blocks of 4, 4, 5 in the vector kernels.
-    for (const M of [1, 2, 13]) check(48, 256, M, gs, bits, mx.float32, 10 * gs + bits + M);
+    // Row counts that reach each row-block size of the vector kernels (1-8 rows per block, one or two chains).
+    for (const M of [1, 2, 5, 8, 13, 16]) check(48, 256, M, gs, bits, mx.float32, 10 * gs + bits + M);
   });
 }
 

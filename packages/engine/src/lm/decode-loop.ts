@@ -159,7 +159,9 @@ interface Row {
   fedAhead: boolean;
 }
 
-type Out = { y: MxArray; lp: MxArray; top?: MxArray };
+/** A row's sampled token [1]; its log-probabilities [1, vocab] when it reports them or its sampler needs them. */
+type Out = { y: MxArray; lp?: MxArray; top?: MxArray };
+const outArrays = (o: Out): MxArray[] => [o.y, ...(o.lp ? [o.lp] : []), ...(o.top ? [o.top] : [])];
 
 /** The next decode step, built from this step's lazy tokens and running while they are read (see step()). */
 interface Ahead {
@@ -182,10 +184,11 @@ function checkInt(name: string, v: number | undefined, min: number, allowInf = f
     throw new RangeError(`[DecodeLoop] ${name} must be an integer >= ${min}${allowInf ? " (or Infinity)" : ""}, got ${v}`);
 }
 
+/** Whether a row's step must compute log-probabilities: it reports them, or its sampler is not plain argmax. */
+const needsLogprobs = (r: Row) => !r.sampler.greedy || r.opts.logprobs !== undefined || !!r.opts.fullLogprobs;
+
 function disposeOut(o: Out): void {
-  o.y.dispose();
-  o.lp.dispose();
-  o.top?.dispose();
+  for (const a of outArrays(o)) a.dispose();
 }
 
 /** A bitmask over the vocabulary (XGrammar's layout) as a boolean [vocab] array; bits past the mask are off. */
@@ -379,7 +382,7 @@ export class DecodeLoop {
     const fresh = rows.filter((r) => !taken.has(r));
     const built = fresh.length ? this.build(fresh, fresh.map((r) => r.next)) : [];
     const outs = rows.map((r) => taken.get(r) ?? built[fresh.indexOf(r)]);
-    const evaluated = mx.asyncEval(...outs.flatMap((o) => (o.top ? [o.y, o.lp, o.top] : [o.y, o.lp])));
+    const evaluated = mx.asyncEval(...outs.flatMap(outArrays));
     const plain = (r: Row) => r.pc.layers.every((c) => c.kind === "KVCache" || c.kind === "RotatingKVCache");
     // A row's first decode step is not built ahead when it keeps checkpoints: emit() checkpoints the whole prompt
     // then, and the layers must not hold the next token yet (a snapshot one token past its label rolls a rotating
@@ -390,7 +393,7 @@ export class DecodeLoop {
       try {
         const next = this.build(rows, outs.map((o) => o.y));
         for (const r of rows) r.fedAhead = true;
-        this.ahead = { rows, outs: next, dropped: new Set(), done: mx.asyncEval(...next.flatMap((o) => (o.top ? [o.y, o.lp, o.top] : [o.y, o.lp]))) };
+        this.ahead = { rows, outs: next, dropped: new Set(), done: mx.asyncEval(...next.flatMap(outArrays)) };
       } catch (e) {
         await evaluated.catch(() => undefined);
         throw e;
@@ -415,16 +418,19 @@ export class DecodeLoop {
     try {
       outs = mx.tidy(() => {
         const logits = new Map<Row, MxArray>();
+        const direct = new Map<Row, Out>();
         if (batched.length) {
           const all = this.decodeStep!(tokenIds(batched), batched.map((r) => r.pc.layers));
           const V = all.shape[1];
-          batched.forEach((r, b) => logits.set(r, batched.length === 1 ? all : mx.slice(all, [b, 0], [b + 1, V])));
+          const rowOf = (a: MxArray, b: number) => (batched.length === 1 ? a : mx.slice(a, [b, 0], [b + 1, V]));
+          batched.forEach((r, b) => logits.set(r, rowOf(all, b)));
+          this.sampleBatched(batched, all, masks.filter((_, i) => batched.includes(rows[i])), direct);
         }
         for (const r of single) {
           const l = this.model.forward(tokenIds([r]), { cache: r.pc.layers });
           logits.set(r, mx.reshape(l, [1, l.shape[2]]));
         }
-        const res = rows.map((r, i) => this.sample(r, logits.get(r)!, masks[i]));
+        const res = rows.map((r, i) => direct.get(r) ?? this.sample(r, logits.get(r)!, masks[i]));
         mx.keep(rows.flatMap((r) => r.pc.arrays));
         return res;
       });
@@ -434,6 +440,37 @@ export class DecodeLoop {
     }
     for (const r of rows) this.maybeQuantize(r);
     return outs;
+  }
+
+  /**
+   * Inside tidy: the rows of one batched step that have neither processors nor a constraint, as whole-batch ops
+   * instead of one chain per row (a row's chain is ~5 passes over a 262144-entry vocabulary, one op at a time):
+   * greedy rows that report no log-probabilities take one argmax over every row's logits (argmax of the logits is
+   * argmax of their log-softmax, so no log-softmax is computed for them); the others share one log-softmax
+   * [B, vocab] and run their own sampler on their row of it. Sets `out` for the rows it handled.
+   */
+  private sampleBatched(rows: Row[], all: MxArray, masks: (Int32Array | null)[], out: Map<Row, Out>): void {
+    const free = rows.map((r, b) => !r.processors.length && !masks[b]);
+    if (!free.some(Boolean)) return;
+    const B = rows.length, V = all.shape[1];
+    const one = (a: MxArray, b: number, width: number) => (B === 1 ? a : mx.slice(a, width ? [b, 0] : [b], width ? [b + 1, width] : [b + 1]));
+    let argmax: MxArray | undefined, lp: MxArray | undefined;
+    rows.forEach((r, b) => {
+      if (!free[b]) return;
+      if (!needsLogprobs(r)) {
+        argmax ??= mx.argmax(all, -1);
+        out.set(r, { y: one(argmax, b, 0) });
+        return;
+      }
+      if (!lp) {
+        const last = all.astype(mx.float32);
+        lp = mx.subtract(last, mx.logsumexp(last, -1, true));
+      }
+      const rowLp = one(lp, b, V);
+      const y = r.sampler(rowLp, r.keys?.next());
+      const k = r.opts.logprobs ? Math.min(r.opts.logprobs, V) : 0;
+      out.set(r, k ? { y, lp: rowLp, top: mx.topkIndices(rowLp, k, -1) } : { y, lp: rowLp });
+    });
   }
 
   /** Inside tidy: the row's processors and constraint over its logits [1, vocab], log-softmax, then its sampler. */
@@ -446,6 +483,7 @@ export class DecodeLoop {
       for (const p of r.processors) last = p(hist, last);
     }
     if (mask) last = mx.where(maskArray(mask, last.shape[1]), last, -Infinity);
+    if (!needsLogprobs(r)) return { y: r.sampler(last) };
     const lp = mx.subtract(last, mx.logsumexp(last, -1, true));
     const y = r.sampler(lp, r.keys?.next());
     const k = r.opts.logprobs ? Math.min(r.opts.logprobs, lp.shape[1]) : 0;
@@ -461,7 +499,7 @@ export class DecodeLoop {
     if (r.generated === 0 && o.checkpoints) r.pc.checkpoint();  // the whole prompt: a follow-up turn starts here
     const token = Number(out.y.item());
     const ev: RowEvent = { rowId: r.id, token };
-    if (o.logprobs !== undefined || o.fullLogprobs) {
+    if ((o.logprobs !== undefined || o.fullLogprobs) && out.lp) {
       const flat = out.lp.toFloat32Array();
       if (o.logprobs !== undefined) ev.logprob = flat[token];
       if (out.top) {
@@ -469,7 +507,7 @@ export class DecodeLoop {
         ev.topLogprobs = ids.map((t) => ({ token: t, logprob: flat[t] })).sort((a, b) => b.logprob - a.logprob);
       }
     }
-    if (o.fullLogprobs) ev.logprobsArray = mx.reshape(out.lp, [out.lp.shape[1]]);
+    if (o.fullLogprobs && out.lp) ev.logprobsArray = mx.reshape(out.lp, [out.lp.shape[1]]);
     disposeOut(out);
     this.firstInfo(r, ev);
     r.generated++;

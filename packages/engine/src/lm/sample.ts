@@ -17,7 +17,13 @@ export interface SamplerOptions {
 }
 
 /** Token ids [batch] (uint32 / int32) from log-probabilities [batch, vocab]; `key` makes sampling reproducible. */
-export type Sampler = (logprobs: MxArray, key?: MxArray) => MxArray;
+export type Sampler = ((logprobs: MxArray, key?: MxArray) => MxArray) & {
+  /**
+   * Set on makeSampler's temp-0 sampler: the result is argmax over the last axis, which the raw logits give as well
+   * as log-probabilities, so a decode loop may take one argmax over all its rows' logits and skip the log-softmax.
+   */
+  readonly greedy?: boolean;
+};
 /** New logits [batch, vocab] from the tokens so far [batch, n] (null when there are none) and the logits. */
 export type LogitsProcessor = (tokens: MxArray | null, logits: MxArray) => MxArray;
 
@@ -69,7 +75,7 @@ export function makeSampler(opts: SamplerOptions = {}): Sampler {
   checkNumber(op, "minP", opts.minP, (v) => v >= 0 && v <= 1, "in [0, 1]");
   checkNumber(op, "minTokensToKeep", opts.minTokensToKeep, (v) => Number.isInteger(v) && v >= 1, "an integer >= 1");
   const temp = opts.temp ?? 0;
-  if (temp === 0) return (logprobs) => mx.argmax(logprobs, -1);
+  if (temp === 0) return Object.assign((logprobs: MxArray) => mx.argmax(logprobs, -1), { greedy: true });
   const { topK = 0, topP = 0, minP = 0, minTokensToKeep = 1 } = opts;
   return (logprobs, key) => {
     let lp = logprobs;

@@ -69,9 +69,8 @@ void generic_run(const qp::Problem& p, int64_t b0, int64_t b1) {
         const int64_t gi = m * G + g;
         for (int L = 0; L < 16; L++) {
           const float s = load_elem(r + cb, L, p.es), bi = load_elem(r + cb + 16 * eb, L, p.es);
-          acc[L] = std::fma(float(d[L]), s * p.sx[gi], acc[L]);
-          acc[L] = std::fma(s, p.xcorr[gi], acc[L]);
-          acc[L] = std::fma(bi, p.xsum[gi], acc[L]);
+          const float t = std::fma(float(d[L]), p.sx[gi], p.xcorr[gi]);
+          acc[L] = std::fma(bi, p.xsum[gi], std::fma(t, s, acc[L]));
         }
       }
       for (int L = 0; L < 16; L++) p.y[m * p.ldy + b * 16 + L] = acc[L];

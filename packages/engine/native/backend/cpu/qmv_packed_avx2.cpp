@@ -63,9 +63,8 @@ void rows(const Problem& p, int64_t b, int64_t m0) {
       const __m256 sc = load8(wr + cb + h * 8 * eb, p.es), bi = load8(wr + cb + 16 * eb + h * 8 * eb, p.es);
       for (int r = 0; r < MR; r++) {
         const int64_t gi = (m0 + r) * G + g;
-        acc[r][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d[r][h]), _mm256_mul_ps(sc, _mm256_set1_ps(p.sx[gi])), acc[r][h]);
-        acc[r][h] = _mm256_fmadd_ps(sc, _mm256_set1_ps(p.xcorr[gi]), acc[r][h]);
-        acc[r][h] = _mm256_fmadd_ps(bi, _mm256_set1_ps(p.xsum[gi]), acc[r][h]);
+        const __m256 t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d[r][h]), _mm256_set1_ps(p.sx[gi]), _mm256_set1_ps(p.xcorr[gi]));
+        acc[r][h] = _mm256_fmadd_ps(bi, _mm256_set1_ps(p.xsum[gi]), _mm256_fmadd_ps(t, sc, acc[r][h]));
       }
     }
   }
