@@ -60,7 +60,7 @@ async function runHearth(spec: RunSpec): Promise<RunResult> {
   const { mx, lm } = await import("@hearth/engine");
   mx.setNumThreads(spec.threads);
   const t0 = performance.now();
-  const { model } = await lm.load(spec.path, { noTokenizer: true });
+  const { model, config } = await lm.load(spec.path, { noTokenizer: true });
   if (spec.quantize) {
     const nn = (await import("@hearth/engine")).nn as Record<string, any>;
     if (typeof nn.quantize !== "function") throw new Error("this build has no nn.quantize");
@@ -109,7 +109,7 @@ async function runHearth(spec: RunSpec): Promise<RunResult> {
   const inner = (model as { language_model?: StepMaker }).language_model;
   const layout = {
     modelType: String((model as { modelType?: string }).modelType ?? "unknown"),
-    modelClass: model.constructor.name,
+    architecture: String(config.architectures?.[0] ?? "unknown"),
     visionTower: "vision_tower" in model,
     decodeStepFrom: !step ? null : inner?.makeDecodeStep && inner.makeDecodeStep({}) === step ? "language_model" : "model",
   };

@@ -260,7 +260,8 @@ export function kernelLines(rows: Row[]): string[] {
 /** What bench-child reports about the loaded model (info.layout). */
 export interface Layout {
   modelType: string;
-  modelClass: string;
+  /** config.json's architectures[0] (Gemma3ForConditionalGeneration for the multimodal layout). */
+  architecture: string;
   visionTower: boolean;
   /** Whose makeDecodeStep built the compiled step: "language_model" (the multimodal model delegates), "model", or null. */
   decodeStepFrom: "language_model" | "model" | null;

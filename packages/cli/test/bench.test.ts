@@ -48,8 +48,8 @@ test("kernel line names the ISA, the kernels and the packed paths", () => {
 
 test("kernel line: the layout is appended after the compiled-step part", () => {
   const kernels = { isa: "avx2", amx: false, gemm: "g", quantized: "q", packed: "p", hearthIsa: null, decodeStep: null };
-  const text = { modelType: "gemma3_text", modelClass: "Model", visionTower: false, decodeStepFrom: null };
-  const mm = { modelType: "gemma3", modelClass: "Model", visionTower: true, decodeStepFrom: "language_model" };
+  const text = { modelType: "gemma3_text", architecture: "Gemma3ForCausalLM", visionTower: false, decodeStepFrom: null };
+  const mm = { modelType: "gemma3", architecture: "Gemma3ForConditionalGeneration", visionTower: true, decodeStepFrom: "language_model" };
   const row = (layout: object) => ({ model: "4b", format: { ours: "bf16" }, ours: [{ info: { kernels, layout } }], llama: [] });
   assert.deepEqual(kernelLines([row(text), row(mm)] as never), [
     "kernels 4b bf16: isa avx2, AMX no, gemm g, quantized q, packed p; no compiled step; layout gemma3_text",
@@ -114,7 +114,7 @@ test("a tiny multimodal bench model: multimodal folder, loads as gemma3, text-on
   assert.ok(line, `child failed: ${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
   const res = JSON.parse(line.slice("BENCH_RESULT ".length)) as RunResult;
   assert.ok(res.tokens.length > 0 && res.tokens.every((t) => Number.isInteger(t) && t >= 0 && t < 262208), `tokens ${res.tokens}`);
-  assert.deepEqual(res.info.layout, { modelType: "gemma3", modelClass: "Model", visionTower: true, decodeStepFrom: "language_model" });
+  assert.deepEqual(res.info.layout, { modelType: "gemma3", architecture: "Gemma3ForConditionalGeneration", visionTower: true, decodeStepFrom: "language_model" });
   const step = (res.info.kernels as Record<string, any>).decodeStep;
   assert.ok(step, "a compiled decode step");
   assert.equal(step.int8Activations, true);
