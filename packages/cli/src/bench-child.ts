@@ -60,11 +60,16 @@ async function runHearth(spec: RunSpec): Promise<RunResult> {
   const { mx, lm } = await import("@hearth/engine");
   mx.setNumThreads(spec.threads);
   const t0 = performance.now();
-  const { model } = await lm.load(spec.path, { noTokenizer: true });
+  const { model, config } = await lm.load(spec.path, { noTokenizer: true });
   if (spec.quantize) {
     const nn = (await import("@hearth/engine")).nn as Record<string, any>;
     if (typeof nn.quantize !== "function") throw new Error("this build has no nn.quantize");
-    nn.quantize(model, { groupSize: spec.quantize.groupSize, bits: spec.quantize.bits });
+    // As lm.convert (and mlx-vlm): a multimodal model's vision tower and projector stay in float.
+    nn.quantize(model, {
+      groupSize: spec.quantize.groupSize, bits: spec.quantize.bits,
+      classPredicate: (path: string, m: { weight?: { shape: number[] } }) => nn.isQuantizable(m) && !/^(vision_tower|multi_modal_projector)(\.|$)/.test(path) &&
+        (!m.weight || m.weight.shape[m.weight.shape.length - 1] % spec.quantize!.groupSize === 0),
+    });
     mx.eval(model.parameters());
   }
   const loadSeconds = (performance.now() - t0) / 1000;
@@ -97,7 +102,17 @@ async function runHearth(spec: RunSpec): Promise<RunResult> {
   };
   await single(benchPrompt(32), 4);  // warm-up: page in the weights, build the decode step
   const r = batch === 1 ? await single(benchPrompt(spec.promptTokens), spec.decodeTokens + 1) : await batched(spec.decodeTokens);
-  const step = compile ? (model as { makeDecodeStep?(o: object): { info?: Record<string, unknown> } | undefined }).makeDecodeStep?.({}) : undefined;
+  type StepMaker = { makeDecodeStep?(o: object): { info?: Record<string, unknown> } | undefined };
+  const step = compile ? (model as StepMaker).makeDecodeStep?.({}) : undefined;
+  // Which layout was loaded, and whose compiled step decoded: the multimodal Gemma 3 delegates makeDecodeStep to its
+  // language model, which caches the step per weights, so the same object back from it means the run used that one.
+  const inner = (model as { language_model?: StepMaker }).language_model;
+  const layout = {
+    modelType: String((model as { modelType?: string }).modelType ?? "unknown"),
+    architecture: String(config.architectures?.[0] ?? "unknown"),
+    visionTower: "vision_tower" in model,
+    decodeStepFrom: !step ? null : inner?.makeDecodeStep && inner.makeDecodeStep({}) === step ? "language_model" : "model",
+  };
   return {
     engine: "hearth",
     loadSeconds,
@@ -106,7 +121,7 @@ async function runHearth(spec: RunSpec): Promise<RunResult> {
     peakRssMB: peakRssMB(),
     tokens: r.tokens.slice(0, 8),
     info: {
-      threads: mx.numThreads(), peakEngineMB: mx.getPeakMemory() / 2 ** 20, compile, batch,
+      threads: mx.numThreads(), peakEngineMB: mx.getPeakMemory() / 2 ** 20, compile, batch, layout,
       kernels: { ...mx.kernelInfo(), hearthIsa: process.env.HEARTH_ISA ?? null, decodeStep: step?.info ?? null },
     },
   };

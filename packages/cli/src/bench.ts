@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir, loadavg, cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BENCH_MODELS, ensureBenchModel } from "./bench-models.js";
+import { BENCH_MODELS, benchTextConfig, ensureBenchModel } from "./bench-models.js";
 import type { RunResult, RunSpec } from "./bench-child.js";
 import { flag, HELP, helpText, num, parse, str, UsageError, type CommandSpec } from "./args.js";
 
@@ -238,7 +238,10 @@ function renderTable(rows: Row[]): string {
   return [line(head), "|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|", ...body.map(line)].join("\n");
 }
 
-/** What Hearth's runs chose, one line per model and format: ISA level, AMX, kernels, packed decode / prefill. */
+/**
+ * What Hearth's runs chose, one line per model and format: ISA level, AMX, kernels, packed decode / prefill, and
+ * (appended) the layout that was loaded and which model's compiled step the decode went through.
+ */
 export function kernelLines(rows: Row[]): string[] {
   const out: string[] = [];
   for (const r of rows) {
@@ -249,9 +252,27 @@ export function kernelLines(rows: Row[]): string[] {
     out.push(`kernels ${r.model} ${r.format.ours}: isa ${k.isa}${k.hearthIsa ? ` (HEARTH_ISA=${k.hearthIsa})` : ""}, ` +
       `AMX ${k.amx ? "yes" : "no"}, gemm ${k.gemm}, quantized ${k.quantized}, packed ${k.packed}; ` +
       (step ? `compiled step: int8 activations ${on(step.int8Activations)}, packed decode ${on(step.packedWeights)}, packed prefill ${on(step.packedPrefill)}`
-        : "no compiled step"));
+        : "no compiled step") + layoutText(r.ours[0]?.info.layout as Layout | undefined));
   }
   return out;
+}
+
+/** What bench-child reports about the loaded model (info.layout). */
+export interface Layout {
+  modelType: string;
+  /** config.json's architectures[0] (Gemma3ForConditionalGeneration for the multimodal layout). */
+  architecture: string;
+  visionTower: boolean;
+  /** Whose makeDecodeStep built the compiled step: "language_model" (the multimodal model delegates), "model", or null. */
+  decodeStepFrom: "language_model" | "model" | null;
+}
+
+function layoutText(l: Layout | undefined): string {
+  if (!l) return "";
+  if (!l.visionTower) return `; layout ${l.modelType}`;
+  const via = l.decodeStepFrom === "language_model" ? "decode through the language model's compiled step"
+    : l.decodeStepFrom === "model" ? "decode through the model's own compiled step" : "no compiled step";
+  return `; layout ${l.modelType} (vision tower, ${via})`;
 }
 
 /** Whether this build can quantize a loaded model (nn.quantize, merged separately). */
@@ -311,7 +332,7 @@ export async function runBench(argv: string[]): Promise<number> {
     for (const fk of o.formats) {
       const f = FORMATS[fk];
       const position = o.promptTokens + o.decodeTokens / 2;
-      const bytes = decodeBytesPerToken(spec.config, f.bits, position);
+      const bytes = decodeBytesPerToken(benchTextConfig(spec), f.bits, position);
       // A batched step reads the weights once and each row's KV cache: the limit is in tokens of all rows.
       const stepBytes = bytes.weights + o.batch * bytes.kv;
       const row: Row = { model: key, format: f, ours: [], llama: [], bytesPerToken: stepBytes / o.batch, limitTps: (o.batch * bw.bestGBs * 1e9) / stepBytes };

@@ -11,6 +11,7 @@ import {
 } from "../src/lm/gguf.js";
 import { convertGemma3ToGguf, gemma3GgufName } from "../src/lm/gguf-gemma3.js";
 import { gemma3WeightShapes, writeRandomSafetensors } from "../src/lm/random-weights.js";
+import { findFixture } from "./helpers/fixtures.js";
 
 const tmp = fs.realpathSync(fs.mkdtempSync(join(os.tmpdir(), "hearth-gguf-test-")));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -191,4 +192,69 @@ test("a Gemma 3 folder converts with llama.cpp's tensor names, F32 norms holding
   assert.ok(nv.every((v) => Math.abs(v - 1) < 0.2), "norms hold 1 + w");
   assert.equal(gemma3GgufName("model.language_model.layers.3.mlp.down_proj.weight"), "blk.3.ffn_down.weight");
   assert.equal(gemma3GgufName("lm_head.weight"), undefined);
+});
+
+test("a multimodal Gemma 3 folder converts to its language model only, embedding rows past the tokenizer dropped", () => {
+  const dir = join(tmp, "tiny-mm");
+  fs.mkdirSync(dir);
+  // The hub's layout: text keys under text_config (vocab_size left at Gemma3TextConfig's default would be 262208;
+  // here 320 against a 300-id tokenizer), a SigLIP tower, the projector.
+  const cfg = {
+    model_type: "gemma3", architectures: ["Gemma3ForConditionalGeneration"], mm_tokens_per_image: 4,
+    text_config: { hidden_size: 64, num_hidden_layers: 2, intermediate_size: 96, num_attention_heads: 2, num_key_value_heads: 1,
+      head_dim: 32, vocab_size: 320, sliding_window: 16, query_pre_attn_scalar: 32, rope_scaling: { rope_type: "linear", factor: 8 } },
+    vision_config: { hidden_size: 32, intermediate_size: 48, num_hidden_layers: 1, num_attention_heads: 2, image_size: 28, patch_size: 7 },
+  };
+  fs.writeFileSync(join(dir, "config.json"), JSON.stringify(cfg));
+  fs.copyFileSync(join(tmp, "tiny", "tokenizer.json"), join(dir, "tokenizer.json"));
+  const shapes = gemma3WeightShapes(cfg);
+  assert.ok(shapes.some(([n]) => n === "vision_tower.vision_model.embeddings.patch_embedding.weight"));
+  assert.ok(shapes.some(([n]) => n === "multi_modal_projector.mm_input_projection_weight"));
+  writeRandomSafetensors(join(dir, "model.safetensors"), shapes, 9);
+  const out = join(tmp, "tiny-mm-bf16.gguf");
+  convertGemma3ToGguf(dir, out, GgmlType.BF16);
+  const g = readGguf(out);
+  const names = g.tensors.map((t) => t.name);
+  assert.equal(names.length, 1 + 2 * 13 + 1);
+  assert.ok(names.every((n) => n === "token_embd.weight" || n === "output_norm.weight" || /^blk\.[01]\./.test(n)), names.join(" "));
+  assert.equal(g.metadata.get("gemma3.embedding_length")?.value, 64);
+  assert.equal(g.metadata.get("gemma3.rope.scaling.factor")?.value, 8);
+  assert.equal((g.metadata.get("tokenizer.ggml.tokens")?.value as string[]).length, 300);
+  assert.deepEqual(g.tensors.find((t) => t.name === "token_embd.weight")!.shape, [300, 64]);
+  // BF16 → BF16 copies the bytes: blk.1.attn_q is the language model's layer-1 q_proj, read from the safetensors.
+  const buf = fs.readFileSync(join(dir, "model.safetensors"));
+  const hlen = Number(buf.readBigUInt64LE(0));
+  const e = JSON.parse(buf.subarray(8, 8 + hlen).toString("utf8"))["language_model.model.layers.1.self_attn.q_proj.weight"];
+  const raw = buf.subarray(8 + hlen + e.data_offsets[0], 8 + hlen + e.data_offsets[1]);
+  assert.ok(Buffer.from(readGgufTensor(out, g, "blk.1.attn_q.weight")).equals(raw));
+  const ee = JSON.parse(buf.subarray(8, 8 + hlen).toString("utf8"))["language_model.model.embed_tokens.weight"];
+  const rows300 = buf.subarray(8 + hlen + ee.data_offsets[0], 8 + hlen + ee.data_offsets[0] + 300 * 64 * 2);
+  assert.ok(Buffer.from(readGgufTensor(out, g, "token_embd.weight")).equals(rows300));
+});
+
+test("a multimodal folder without language-model weights is an error and writes nothing", () => {
+  const dir = join(tmp, "vision-only");
+  fs.mkdirSync(dir);
+  const cfg = { model_type: "gemma3", text_config: { hidden_size: 64, num_hidden_layers: 1, intermediate_size: 96, num_attention_heads: 2, vocab_size: 300 },
+    vision_config: { hidden_size: 32, intermediate_size: 48, num_hidden_layers: 1, num_attention_heads: 2, image_size: 28, patch_size: 7 } };
+  fs.writeFileSync(join(dir, "config.json"), JSON.stringify(cfg));
+  fs.copyFileSync(join(tmp, "tiny", "tokenizer.json"), join(dir, "tokenizer.json"));
+  writeRandomSafetensors(join(dir, "model.safetensors"), gemma3WeightShapes(cfg).filter(([n]) => !n.startsWith("language_model.")));
+  const out = join(tmp, "vision-only.gguf");
+  assert.throws(() => convertGemma3ToGguf(dir, out, GgmlType.Q8_0), /no Gemma 3 language-model weights/);
+  assert.equal(fs.existsSync(out), false);
+});
+
+test("the multimodal weight list is transformers' Gemma3ForConditionalGeneration checkpoint, name for name and shape for shape", () => {
+  // gemma3-vlm-tiny was saved by transformers 5, whose tower names drop `vision_model.`; the hub's (and the
+  // generator's) keep it.
+  const folder = findFixture("gemma3-vlm-tiny");
+  const cfg = JSON.parse(fs.readFileSync(join(folder, "config.json"), "utf8"));
+  const buf = fs.readFileSync(join(folder, "model.safetensors"));
+  const header = JSON.parse(buf.subarray(8, 8 + Number(buf.readBigUInt64LE(0))).toString("utf8"));
+  delete header.__metadata__;
+  const want = Object.entries(header as Record<string, { shape: number[] }>)
+    .map(([k, v]) => `${k.replace(/^vision_tower\./, "vision_tower.vision_model.")} ${v.shape.join("x")}`).sort();
+  const got = gemma3WeightShapes(cfg).map(([k, s]) => `${k} ${s.join("x")}`).sort();
+  assert.deepEqual(got, want);
 });

@@ -27,6 +27,40 @@ export function readConfig(folder: string): Json {
   return validateConfig(readJson(p), p);
 }
 
+/** Gemma3TextConfig's defaults: the hub's multimodal configs list only the text keys that differ from them. */
+export const GEMMA3_TEXT_DEFAULTS: Json = {
+  vocab_size: 262208,
+  hidden_size: 2304,
+  intermediate_size: 9216,
+  num_hidden_layers: 26,
+  num_attention_heads: 8,
+  num_key_value_heads: 4,
+  head_dim: 256,
+  rms_norm_eps: 1e-6,
+  query_pre_attn_scalar: 256,
+  sliding_window: 4096,
+  sliding_window_pattern: 6,
+  max_position_embeddings: 131072,
+  final_logit_softcapping: null,
+  attn_logit_softcapping: null,
+};
+
+/** Whether a config is the multimodal Gemma 3 (model_type "gemma3": text_config + vision tower). */
+export function isGemma3Multimodal(cfg: Json): boolean {
+  return cfg.model_type === "gemma3" || (cfg.text_config !== undefined && cfg.vision_config !== undefined);
+}
+
+/**
+ * The language model's config: a text config as is; for a multimodal one, its text_config over Gemma3TextConfig's
+ * defaults (what transformers builds), with the top-level tie_word_embeddings where the text part has none.
+ */
+export function gemma3TextConfig(cfg: Json): Json {
+  if (!isGemma3Multimodal(cfg)) return cfg;
+  const text: Json = { ...GEMMA3_TEXT_DEFAULTS, ...(cfg.text_config ?? {}), model_type: "gemma3_text" };
+  if (text.tie_word_embeddings === undefined && cfg.tie_word_embeddings !== undefined) text.tie_word_embeddings = cfg.tie_word_embeddings;
+  return text;
+}
+
 export interface RopeSpec {
   base: number;
   /** Linear position scaling: positions are divided by `factor` (MLX's rope scale = 1 / factor). */

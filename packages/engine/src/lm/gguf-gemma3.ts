@@ -1,11 +1,11 @@
-// Gemma 3 text checkpoint (HF folder: config.json + safetensors + tokenizer.json) → GGUF that llama.cpp loads
-// as architecture "gemma3". Conventions follow llama.cpp's converter: tensor names blk.N.attn_q etc., norm
+// Gemma 3 checkpoint (HF folder: config.json + safetensors + tokenizer.json; text, or multimodal whose language
+// model is taken) → GGUF that llama.cpp loads as architecture "gemma3". Conventions follow llama.cpp's converter: tensor names blk.N.attn_q etc., norm
 // weights stored as the effective scale (1 + w, since Gemma's RMSNorm multiplies by 1 + weight) in F32, the
 // tokenizer as a SentencePiece ("llama") vocab with scores and token types.
 import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { gemma3TextArgs, readConfig, type Json } from "./config.js";
+import { gemma3TextArgs, gemma3TextConfig, readConfig, type Json } from "./config.js";
 import { GgmlType, GgufValueType, bf16ToFloat32, encodeTensor, gguf, writeGguf, type GgufTensorSpec, type GgufValue } from "./gguf.js";
 import { halfToFloat } from "./gguf.js";
 
@@ -122,7 +122,7 @@ export function readTokenizerJson(folder: string): Json | undefined {
 
 // ---- metadata and tensors ------------------------------------------------------------------------------------
 export function gemma3GgufMetadata(config: Json, vocab: SpmVocab, type: GgmlType, name = "gemma3"): [string, GgufValue][] {
-  const a = gemma3TextArgs(config);
+  const a = gemma3TextArgs(gemma3TextConfig(config));
   const arch = "gemma3";
   const kv: [string, GgufValue][] = [
     ["general.architecture", gguf.str(arch)],
@@ -180,20 +180,34 @@ export function gemma3GgufName(hf: string): string | undefined {
   return g ? `blk.${m[1]}.${g}.weight` : undefined;
 }
 
+/** Ids the tokenizer defines (its highest id + 1, added tokens included). */
+function tokenizerSize(tok: Json): number {
+  let n = 0;
+  for (const id of Object.values((tok.model?.vocab ?? {}) as Record<string, number>)) n = Math.max(n, id + 1);
+  for (const a of (tok.added_tokens ?? []) as { id: number }[]) n = Math.max(n, a.id + 1);
+  return n;
+}
+
 /**
- * Converts a Gemma 3 text folder (config.json, safetensors in f32/f16/bf16, tokenizer.json[.gz]) to one GGUF
- * file whose matrices are `type` (BF16, F16, Q8_0 or Q4_0; the embedding too, which doubles as the tied output
- * head) and whose norms are F32.
+ * Converts a Gemma 3 folder (config.json, safetensors in f32/f16/bf16, tokenizer.json[.gz]) to one GGUF file whose
+ * matrices are `type` (BF16, F16, Q8_0 or Q4_0; the embedding too, which doubles as the tied output head) and whose
+ * norms are F32. A multimodal folder (model_type "gemma3") gives its language model only, as llama.cpp's converter
+ * does: the vision tower and projector belong in a separate mmproj file. Embedding rows past the tokenizer's last
+ * id (the multimodal checkpoints' 262208 against 262145 tokens) are dropped, also as llama.cpp's converter does.
  */
 export function convertGemma3ToGguf(folder: string, outPath: string, type: GgmlType, opts: { name?: string } = {}): void {
   const config = readConfig(folder);
-  const args = gemma3TextArgs(config);
+  const args = gemma3TextArgs(gemma3TextConfig(config));
   const tok = readTokenizerJson(folder);
   if (!tok) throw new Error(`[gguf] ${folder}: no tokenizer.json (llama.cpp needs the vocabulary in the GGUF)`);
-  const vocab = spmVocabFromTokenizerJson(tok, args.vocabSize);
+  const nVocab = Math.min(args.vocabSize, tokenizerSize(tok));
+  const vocab = spmVocabFromTokenizerJson(tok, nVocab);
   const index = readSafetensorsIndex(folder);
   const tensors: GgufTensorSpec[] = [];
-  const ordered = [...index.entries()].filter(([k]) => gemma3GgufName(k)).sort(([a], [b]) => tensorOrder(a) - tensorOrder(b));
+  const language = (k: string) => !/^(model\.)?(vision_tower|multi_modal_projector)\./.test(k) && gemma3GgufName(k) !== undefined;
+  const ordered = [...index.entries()].filter(([k]) => language(k)).sort(([a], [b]) => tensorOrder(a) - tensorOrder(b));
+  if (!ordered.some(([k]) => gemma3GgufName(k) === "token_embd.weight"))
+    throw new Error(`[gguf] ${folder}: no Gemma 3 language-model weights (embed_tokens) in its safetensors`);
   for (const [hf, e] of ordered) {
     const name = gemma3GgufName(hf)!;
     if (e.shape.length === 1) {
@@ -208,10 +222,10 @@ export function convertGemma3ToGguf(folder: string, outPath: string, type: GgmlT
       });
       continue;
     }
-    const rows = e.shape[0], cols = e.shape[1];
+    const rows = name === "token_embd.weight" ? Math.min(e.shape[0], nVocab) : e.shape[0], cols = e.shape[1];
     const chunkRows = Math.max(1, Math.floor((4 << 20) / cols));
     tensors.push({
-      name, shape: e.shape, type,
+      name, shape: [rows, cols], type,
       data: function* () {
         for (let r = 0; r < rows; r += chunkRows) {
           const r1 = Math.min(rows, r + chunkRows);

@@ -60,9 +60,11 @@ export { readQuantization, applyQuantization } from "./quantization.js";
 // Used by the `hearth` CLI (@hearth/cli): configs as JSON, conversion dtypes, saving a model folder, GGUF export,
 // and random-weight checkpoints for benchmarks.
 export type { Json } from "./config.js";
+export { gemma3TextConfig, isGemma3Multimodal } from "./config.js";
 export { CONVERSION_DTYPES } from "./convert.js";
 export { saveModelFolder } from "./save-model.js";
-export { GgmlType } from "./gguf.js";
+export { GgmlType, readGguf } from "./gguf.js";
+export type { GgufFile } from "./gguf.js";
 export { convertGemma3ToGguf } from "./gguf-gemma3.js";
 export { gemma3WeightShapes, writeRandomSafetensors } from "./random-weights.js";
 export { assertNotOverwritingInput, pathsOverlap, realpathDeep } from "./paths.js";

@@ -1,13 +1,54 @@
-// Random-weight checkpoints with real shapes (benchmarks and tests): the Gemma 3 text weight list and a streamed
-// bf16 safetensors writer. The content is noise (std 0.02 by default): speed and I/O depend on shapes only.
+// Random-weight checkpoints with real shapes (benchmarks and tests): the Gemma 3 weight list (text, or multimodal
+// with the vision tower) and a streamed bf16 safetensors writer. The content is noise (std 0.02 by default): speed
+// and I/O depend on shapes only.
 import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { gemma3TextConfig, isGemma3Multimodal } from "./config.js";
+import { siglipVisionArgs } from "./models/siglip.js";
 
-/** [name, shape] of every weight of a Gemma 3 text checkpoint, in HF naming. */
+/**
+ * [name, shape] of every weight of a Gemma 3 checkpoint, in the hub's naming. A text config (gemma3_text) gives the
+ * text model (`model.*`); a multimodal one (model_type "gemma3", as google/gemma-3-4b-pt and larger are published)
+ * gives the language model under `language_model.model.*`, the SigLIP tower under `vision_tower.vision_model.*`
+ * (patch kernel in PyTorch's [O, C, kh, kw]) and the projector, the names and shapes the hub's
+ * Gemma3ForConditionalGeneration safetensors hold.
+ */
 export function gemma3WeightShapes(cfg: Record<string, any>): [string, number[]][] {
+  if (!isGemma3Multimodal(cfg)) return textWeightShapes(cfg, "model.");
+  const text = gemma3TextConfig(cfg);
+  const v = siglipVisionArgs(cfg.vision_config ?? {});
+  const d = v.hiddenSize, f = v.intermediateSize;
+  const out: [string, number[]][] = textWeightShapes(text, "language_model.model.");
+  const e = "vision_tower.vision_model.embeddings.";
+  out.push(
+    [e + "patch_embedding.weight", [d, v.numChannels, v.patchSize, v.patchSize]],
+    [e + "patch_embedding.bias", [d]],
+    [e + "position_embedding.weight", [(v.imageSize / v.patchSize) ** 2, d]],
+  );
+  for (let i = 0; i < v.numHiddenLayers; i++) {
+    const p = `vision_tower.vision_model.encoder.layers.${i}.`;
+    out.push([p + "layer_norm1.weight", [d]], [p + "layer_norm1.bias", [d]]);
+    for (const proj of ["q_proj", "k_proj", "v_proj", "out_proj"])
+      out.push([`${p}self_attn.${proj}.weight`, [d, d]], [`${p}self_attn.${proj}.bias`, [d]]);
+    out.push(
+      [p + "layer_norm2.weight", [d]], [p + "layer_norm2.bias", [d]],
+      [p + "mlp.fc1.weight", [f, d]], [p + "mlp.fc1.bias", [f]],
+      [p + "mlp.fc2.weight", [d, f]], [p + "mlp.fc2.bias", [d]],
+    );
+  }
+  out.push(
+    ["vision_tower.vision_model.post_layernorm.weight", [d]],
+    ["vision_tower.vision_model.post_layernorm.bias", [d]],
+    ["multi_modal_projector.mm_input_projection_weight", [d, text.hidden_size]],
+    ["multi_modal_projector.mm_soft_emb_norm.weight", [d]],
+  );
+  return out;
+}
+
+function textWeightShapes(cfg: Record<string, any>, prefix: string): [string, number[]][] {
   const h = cfg.hidden_size, hd = cfg.head_dim, q = cfg.num_attention_heads * hd, kv = cfg.num_key_value_heads * hd;
-  const out: [string, number[]][] = [["model.embed_tokens.weight", [cfg.vocab_size, h]]];
+  const out: [string, number[]][] = [[prefix + "embed_tokens.weight", [cfg.vocab_size, h]]];
   for (let i = 0; i < cfg.num_hidden_layers; i++) {
-    const p = `model.layers.${i}.`;
+    const p = `${prefix}layers.${i}.`;
     out.push(
       [p + "input_layernorm.weight", [h]],
       [p + "self_attn.q_proj.weight", [q, h]],
@@ -24,7 +65,7 @@ export function gemma3WeightShapes(cfg: Record<string, any>): [string, number[]]
       [p + "post_feedforward_layernorm.weight", [h]],
     );
   }
-  out.push(["model.norm.weight", [h]]);
+  out.push([prefix + "norm.weight", [h]]);
   return out;
 }
 

@@ -5,31 +5,13 @@
 import * as mx from "../../core/mx.js";
 import type { MxArray } from "../../core/array.js";
 import { Module } from "../../nn/module.js";
-import type { Json } from "../config.js";
+import { gemma3TextConfig, type Json } from "../config.js";
 import type { Cache } from "../cache.js";
 import {
   Model as TextModel, GemmaRMSNorm, buildMask, modelArgs as textModelArgs, type ForwardOptions as TextForwardOptions,
   type DecodeStep, type DecodeStepOptions,
 } from "./gemma3-text.js";
 import { SiglipVisionModel, siglipVisionArgs, type SiglipVisionArgs } from "./siglip.js";
-
-/** Gemma3TextConfig's defaults: the hub's multimodal configs list only the keys that differ from them. */
-const TEXT_DEFAULTS: Json = {
-  vocab_size: 262208,
-  hidden_size: 2304,
-  intermediate_size: 9216,
-  num_hidden_layers: 26,
-  num_attention_heads: 8,
-  num_key_value_heads: 4,
-  head_dim: 256,
-  rms_norm_eps: 1e-6,
-  query_pre_attn_scalar: 256,
-  sliding_window: 4096,
-  sliding_window_pattern: 6,
-  max_position_embeddings: 131072,
-  final_logit_softcapping: null,
-  attn_logit_softcapping: null,
-};
 
 export interface Gemma3Args {
   text: ReturnType<typeof textModelArgs>;
@@ -41,8 +23,7 @@ export interface Gemma3Args {
 }
 
 export function modelArgs(config: Json): Gemma3Args {
-  const text = { ...TEXT_DEFAULTS, ...(config.text_config ?? {}), model_type: "gemma3_text" };
-  if (text.tie_word_embeddings === undefined && config.tie_word_embeddings !== undefined) text.tie_word_embeddings = config.tie_word_embeddings;
+  const text = gemma3TextConfig({ ...config, model_type: "gemma3" });
   const vision = siglipVisionArgs(config.vision_config ?? {});
   const mm = config.mm_tokens_per_image ?? 256;
   const side = Math.round(Math.sqrt(mm));
