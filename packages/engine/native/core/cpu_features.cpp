@@ -23,6 +23,7 @@ static CpuFeatures detect() {
   CpuFeatures f;
 #if defined(__x86_64__)
   unsigned a, b, c, d;
+  if (__get_cpuid(0, &a, &b, &c, &d)) f.amd = b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163;  // "AuthenticAMD"
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
   bool osxsave = c & (1u << 27);
   if (!osxsave) return f;

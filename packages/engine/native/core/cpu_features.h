@@ -10,6 +10,7 @@ struct CpuFeatures {
   bool amx_tile = false, amx_bf16 = false, amx_int8 = false;
   bool simd128 = false;  // WebAssembly SIMD128 (a build-time choice: the module was compiled with it)
   bool neon = false;     // aarch64 Advanced SIMD (part of the base ISA there)
+  bool amd = false;      // cpuid vendor "AuthenticAMD": some memory-bound kernels tune their access pattern by vendor
   bool has_avx512() const { return avx512f && avx512bw && avx512vl && avx512dq; }
 };
 

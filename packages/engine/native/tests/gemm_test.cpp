@@ -175,11 +175,12 @@ void run_tests(bool quick) {
   struct S { int64_t M, N, K; };
   std::vector<S> big = {{300, 500, 700}, {257, 383, 519}, {2, 1000, 3000}, {1, 777, 4097}, {4, 3001, 65},
                         {1000, 3, 700}, {37, 41, 5000}, {515, 4100, 33}, {129, 130, 1030}, {700, 90, 2000},
-                        {1, 515, 2048}, {3, 300, 1100}};
+                        {1, 515, 2048}, {3, 300, 1100}, {1, 300, 3000}, {1, 257, 4096}};
   // {1, 515, 2048}: one row over 16-bit columns of exactly 4 KB, the largest read as one stream (f32 never is);
+  // {1, 300, 3000} and {1, 257, 4096} (6 and 8 KB): streamed on AMD only, interleaved elsewhere;
   // {1, 1000, 1100} the streamed decode kernel with a k tail; {1, 777, 4097}, {2, 1000, 3000} the interleaved ones.
   if (quick) big = {{120, 150, 530}, {1, 1000, 1100}, {1100, 2, 1000}, {70, 80, 1100}, {400, 70, 90}, {530, 40, 70},
-                    {1, 515, 2048}, {1, 300, 4100}, {3, 300, 1100}};
+                    {1, 515, 2048}, {1, 300, 4100}, {3, 300, 1100}, {1, 300, 3000}, {1, 257, 4096}};
   for (T t : {T::f32, T::bf16, T::f16, T::f64})
     for (const S& s : big)
       for (int tr = 0; tr < 4; tr++)  // alpha = 1 with beta = 0/1 takes the kernels' direct C paths

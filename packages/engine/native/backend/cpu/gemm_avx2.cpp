@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "backend/cpu/gemm.h"
+#include "core/cpu_features.h"
 
 namespace hearth::cpu::gemm_detail {
 namespace {
@@ -190,7 +191,7 @@ void gemv_rows(int64_t K, const float* x, int64_t kx, const View& W, int64_t j0,
   // Only 16-bit columns up to 4 KB: longer ones read faster interleaved (Zen 4, K = 6912 bf16: 28 → 21 GB/s
   // streamed), and f32 weights did on the Xeon (K = 1152: 27 → 23).
   constexpr int64_t es = E == Elem::f32 ? 4 : 2;
-  if (R == 1 && E != Elem::f32 && K * es <= 4096) {
+  if (R == 1 && E != Elem::f32 && K * es <= (cpu_features().amd ? 8192 : 4096)) {  // AMD: up to 8 KB, as gemm_avx512.cpp
     dot_stream<E>(K, x, W, j0, j1, y);
   } else {
     int64_t j = j0;

@@ -311,8 +311,13 @@ void axpy_rows(int64_t K, const void* xv, int64_t kx, const View& W, int64_t j0,
 // which costs most where columns are short. Measured, 2 threads, bf16 K = 1152 (most 1B products and the tied
 // head): Zen 4 22 → 26-31 GB/s, Xeon 18-19 → 21-22. Where it lost, it is not used: long columns (Zen 4 K = 6912:
 // 31 → 27), bf16 K = 2560 on the Xeon (25.7 → 21.9) and f32 weights on the Xeon (K = 1152: 25 → 22).
-// Columns up to this size are read as one stream (one row) or prefetched one run ahead (interleaved kernel).
-constexpr int64_t kShortColumnBytes = 4096;
+// Columns up to this size are read as one stream (one row) or prefetched one run ahead (interleaved kernel). On
+// AMD (Zen 4) one stream also wins for 16-bit columns up to 8 KB (bf16 K = 2560, the 4B's q/k/v, gate/up and head:
+// 21-22 → 28 GB/s), where on the Xeon it lost (above); longer columns stay interleaved on both.
+int64_t short_column_bytes() {
+  static const int64_t n = cpu_features().amd ? 8192 : 4096;
+  return n;
+}
 
 template <Elem E>
 void dot_stream(int64_t K, const void* xv, const View& W, int64_t j0, int64_t j1, float* y) {
@@ -345,7 +350,7 @@ void gemv_rows(int64_t K, const void* x, int64_t kx, const View& W, int64_t j0, 
                int64_t ldy) {
   if (W.rs != 1) return axpy_rows<R, E, E == Elem::bf16>(K, x, kx, W, j0, j1, y, ldy);
   constexpr int64_t es = E == Elem::f32 ? 4 : 2;
-  const bool short_columns = K * es <= kShortColumnBytes;
+  const bool short_columns = K * es <= short_column_bytes();
   if (R == 1 && E != Elem::f32 && short_columns) {
     dot_stream<E>(K, x, W, j0, j1, y);
   } else {
