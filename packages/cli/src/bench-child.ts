@@ -62,14 +62,8 @@ async function runHearth(spec: RunSpec): Promise<RunResult> {
   const t0 = performance.now();
   const { model, config } = await lm.load(spec.path, { noTokenizer: true });
   if (spec.quantize) {
-    const nn = (await import("@hearth/engine")).nn as Record<string, any>;
-    if (typeof nn.quantize !== "function") throw new Error("this build has no nn.quantize");
-    // As lm.convert (and mlx-vlm): a multimodal model's vision tower and projector stay in float.
-    nn.quantize(model, {
-      groupSize: spec.quantize.groupSize, bits: spec.quantize.bits,
-      classPredicate: (path: string, m: { weight?: { shape: number[] } }) => nn.isQuantizable(m) && !/^(vision_tower|multi_modal_projector)(\.|$)/.test(path) &&
-        (!m.weight || m.weight.shape[m.weight.shape.length - 1] % spec.quantize!.groupSize === 0),
-    });
+    // What lm.convert does (a multimodal model's vision tower and projector stay in float).
+    lm.quantizeLoadedModel(model, config, spec.quantize.groupSize, spec.quantize.bits);
     mx.eval(model.parameters());
   }
   const loadSeconds = (performance.now() - t0) / 1000;

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { lm } from "@hearth/engine";
 
-const { GgmlType, convertGemma3ToGguf, gemma3TextConfig, gemma3WeightShapes, writeRandomSafetensors } = lm;
+const { GgmlType, convertGemma3ToGguf, gemma3WeightShapes, writeRandomSafetensors } = lm;
 
 export interface BenchModelSpec {
   key: string;
@@ -78,11 +78,6 @@ export function gemma3MultimodalConfig(text: Record<string, unknown>, vision: Re
     torch_dtype: "bfloat16",
     ...top,
   };
-}
-
-/** The language model's config of a bench model (the config itself for a text model, else its text_config). */
-export function benchTextConfig(spec: BenchModelSpec): Record<string, any> {
-  return gemma3TextConfig(spec.config);
 }
 
 /**

@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir, loadavg, cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BENCH_MODELS, benchTextConfig, ensureBenchModel } from "./bench-models.js";
+import { lm } from "@hearth/engine";
+import { BENCH_MODELS, ensureBenchModel } from "./bench-models.js";
 import type { RunResult, RunSpec } from "./bench-child.js";
 import { flag, HELP, helpText, num, parse, str, UsageError, type CommandSpec } from "./args.js";
 
@@ -332,7 +333,7 @@ export async function runBench(argv: string[]): Promise<number> {
     for (const fk of o.formats) {
       const f = FORMATS[fk];
       const position = o.promptTokens + o.decodeTokens / 2;
-      const bytes = decodeBytesPerToken(benchTextConfig(spec), f.bits, position);
+      const bytes = decodeBytesPerToken(lm.gemma3TextConfig(spec.config), f.bits, position);
       // A batched step reads the weights once and each row's KV cache: the limit is in tokens of all rows.
       const stepBytes = bytes.weights + o.batch * bytes.kv;
       const row: Row = { model: key, format: f, ours: [], llama: [], bytesPerToken: stepBytes / o.batch, limitTps: (o.batch * bw.bestGBs * 1e9) / stepBytes };

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { join, dirname } from "node:path";
 import { lm } from "@hearth/engine";
 import { parseBenchArgs, kernelLines } from "../src/bench.js";
-import { BENCH_MODELS, benchTextConfig, ensureBenchModelFromSpec, gemma3MultimodalConfig, type BenchModelSpec } from "../src/bench-models.js";
+import { BENCH_MODELS, ensureBenchModelFromSpec, gemma3MultimodalConfig, type BenchModelSpec } from "../src/bench-models.js";
 import type { RunResult } from "../src/bench-child.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -65,7 +65,7 @@ test("the 4B is the published multimodal layout; 270M and 1B stay text models", 
   const v = c.vision_config;
   assert.deepEqual([v.hidden_size, v.intermediate_size, v.num_hidden_layers, v.num_attention_heads, v.image_size, v.patch_size, v.layer_norm_eps],
     [1152, 4304, 27, 16, 896, 14, 1e-6]);
-  const t = benchTextConfig(BENCH_MODELS["4b"]);
+  const t = lm.gemma3TextConfig(BENCH_MODELS["4b"].config);
   assert.deepEqual([t.hidden_size, t.num_hidden_layers, t.intermediate_size, t.num_attention_heads, t.num_key_value_heads, t.head_dim, t.sliding_window, t.vocab_size],
     [2560, 34, 10240, 8, 4, 256, 1024, 262208]);
   assert.deepEqual(t.rope_scaling, { factor: 8, rope_type: "linear" });

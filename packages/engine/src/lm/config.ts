@@ -45,6 +45,9 @@ export const GEMMA3_TEXT_DEFAULTS: Json = {
   attn_logit_softcapping: null,
 };
 
+/** Whether a checkpoint tensor belongs to a multimodal Gemma 3's vision tower or projector (hub or transformers 5 naming). */
+export const isGemma3VisionWeight = (name: string): boolean => /^(model\.)?(vision_tower|multi_modal_projector)\./.test(name);
+
 /** Whether a config is the multimodal Gemma 3 (model_type "gemma3": text_config + vision tower). */
 export function isGemma3Multimodal(cfg: Json): boolean {
   return cfg.model_type === "gemma3" || (cfg.text_config !== undefined && cfg.vision_config !== undefined);

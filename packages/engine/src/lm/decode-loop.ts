@@ -187,6 +187,11 @@ function checkInt(name: string, v: number | undefined, min: number, allowInf = f
 /** Whether a row's step must compute log-probabilities: it reports them, or its sampler is not plain argmax. */
 const needsLogprobs = (r: Row) => !r.sampler.greedy || r.opts.logprobs !== undefined || !!r.opts.fullLogprobs;
 
+const logSoftmax = (x: MxArray) => mx.subtract(x, mx.logsumexp(x, -1, true));
+/** Row b of a batch-first array of B rows (the array itself when B is 1). */
+const rowOf = (a: MxArray, b: number, B: number) =>
+  B === 1 ? a : mx.slice(a, [b, ...a.shape.slice(1).map(() => 0)], [b + 1, ...a.shape.slice(1)]);
+
 function disposeOut(o: Out): void {
   for (const a of outArrays(o)) a.dispose();
 }
@@ -421,10 +426,9 @@ export class DecodeLoop {
         const direct = new Map<Row, Out>();
         if (batched.length) {
           const all = this.decodeStep!(tokenIds(batched), batched.map((r) => r.pc.layers));
-          const V = all.shape[1];
-          const rowOf = (a: MxArray, b: number) => (batched.length === 1 ? a : mx.slice(a, [b, 0], [b + 1, V]));
-          batched.forEach((r, b) => logits.set(r, rowOf(all, b)));
-          this.sampleBatched(batched, all, masks.filter((_, i) => batched.includes(rows[i])), direct);
+          this.sampleBatched(batched, all, batched.map((r) => masks[rows.indexOf(r)]), direct);
+          // The rest (processors, constraint) run their own chain on their row.
+          batched.forEach((r, b) => direct.has(r) || logits.set(r, rowOf(all, b, batched.length)));
         }
         for (const r of single) {
           const l = this.model.forward(tokenIds([r]), { cache: r.pc.layers });
@@ -450,26 +454,16 @@ export class DecodeLoop {
    * [B, vocab] and run their own sampler on their row of it. Sets `out` for the rows it handled.
    */
   private sampleBatched(rows: Row[], all: MxArray, masks: (Int32Array | null)[], out: Map<Row, Out>): void {
-    const free = rows.map((r, b) => !r.processors.length && !masks[b]);
-    if (!free.some(Boolean)) return;
-    const B = rows.length, V = all.shape[1];
-    const one = (a: MxArray, b: number, width: number) => (B === 1 ? a : mx.slice(a, width ? [b, 0] : [b], width ? [b + 1, width] : [b + 1]));
     let argmax: MxArray | undefined, lp: MxArray | undefined;
     rows.forEach((r, b) => {
-      if (!free[b]) return;
+      if (r.processors.length || masks[b]) return;
       if (!needsLogprobs(r)) {
         argmax ??= mx.argmax(all, -1);
-        out.set(r, { y: one(argmax, b, 0) });
+        out.set(r, { y: rowOf(argmax, b, rows.length) });
         return;
       }
-      if (!lp) {
-        const last = all.astype(mx.float32);
-        lp = mx.subtract(last, mx.logsumexp(last, -1, true));
-      }
-      const rowLp = one(lp, b, V);
-      const y = r.sampler(rowLp, r.keys?.next());
-      const k = r.opts.logprobs ? Math.min(r.opts.logprobs, V) : 0;
-      out.set(r, k ? { y, lp: rowLp, top: mx.topkIndices(rowLp, k, -1) } : { y, lp: rowLp });
+      lp ??= logSoftmax(all.astype(mx.float32));
+      out.set(r, this.fromLogprobs(r, rowOf(lp, b, rows.length)));
     });
   }
 
@@ -484,7 +478,11 @@ export class DecodeLoop {
     }
     if (mask) last = mx.where(maskArray(mask, last.shape[1]), last, -Infinity);
     if (!needsLogprobs(r)) return { y: r.sampler(last) };
-    const lp = mx.subtract(last, mx.logsumexp(last, -1, true));
+    return this.fromLogprobs(r, logSoftmax(last));
+  }
+
+  /** The row's sampler over its log-probabilities [1, vocab], and its top alternatives where it reports them. */
+  private fromLogprobs(r: Row, lp: MxArray): Out {
     const y = r.sampler(lp, r.keys?.next());
     const k = r.opts.logprobs ? Math.min(r.opts.logprobs, lp.shape[1]) : 0;
     return k ? { y, lp, top: mx.topkIndices(lp, k, -1) } : { y, lp };

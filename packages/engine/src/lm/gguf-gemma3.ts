@@ -5,7 +5,7 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { gemma3TextArgs, gemma3TextConfig, readConfig, type Json } from "./config.js";
+import { gemma3TextArgs, gemma3TextConfig, isGemma3VisionWeight, readConfig, type Json } from "./config.js";
 import { GgmlType, GgufValueType, bf16ToFloat32, encodeTensor, gguf, writeGguf, type GgufTensorSpec, type GgufValue } from "./gguf.js";
 import { halfToFloat } from "./gguf.js";
 
@@ -204,7 +204,7 @@ export function convertGemma3ToGguf(folder: string, outPath: string, type: GgmlT
   const vocab = spmVocabFromTokenizerJson(tok, nVocab);
   const index = readSafetensorsIndex(folder);
   const tensors: GgufTensorSpec[] = [];
-  const language = (k: string) => !/^(model\.)?(vision_tower|multi_modal_projector)\./.test(k) && gemma3GgufName(k) !== undefined;
+  const language = (k: string) => !isGemma3VisionWeight(k) && gemma3GgufName(k) !== undefined;
   const ordered = [...index.entries()].filter(([k]) => language(k)).sort(([a], [b]) => tensorOrder(a) - tensorOrder(b));
   if (!ordered.some(([k]) => gemma3GgufName(k) === "token_embd.weight"))
     throw new Error(`[gguf] ${folder}: no Gemma 3 language-model weights (embed_tokens) in its safetensors`);

@@ -54,7 +54,7 @@ export { DecodeLoop, KeyChain, BusyError } from "./decode-loop.js";
 export type { DecodeLoopOptions, RowOptions, RowEvent, TokenConstraint } from "./decode-loop.js";
 export type { DecodeStep, DecodeStepOptions } from "./models/gemma3-text.js";
 export type { BatchGenerateOptions, BatchPrompt } from "./batch.js";
-export { convert, mixedQuantPredicate, QUANT_RECIPES } from "./convert.js";
+export { convert, mixedQuantPredicate, quantizeLoadedModel, QUANT_RECIPES } from "./convert.js";
 export type { ConvertOptions, ConvertResult, QuantRecipe } from "./convert.js";
 export { readQuantization, applyQuantization } from "./quantization.js";
 // Used by the `hearth` CLI (@hearth/cli): configs as JSON, conversion dtypes, saving a model folder, GGUF export,

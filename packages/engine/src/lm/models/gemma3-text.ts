@@ -6,7 +6,7 @@ import { Module } from "../../nn/module.js";
 import { Linear } from "../../nn/layers/linear.js";
 import { Embedding } from "../../nn/layers/embedding.js";
 import { geluApprox } from "../../core/ops-activations.js";
-import { gemma3TextArgs, type Gemma3TextArgs, type Json } from "../config.js";
+import { gemma3TextArgs, isGemma3VisionWeight, type Gemma3TextArgs, type Json } from "../config.js";
 import { KVCache, RotatingKVCache, type Cache } from "../cache.js";
 import { quantizedMatmulInt8, quantizedMatmulInt8Supported } from "../../core/ops-qmv-int8.js";
 import {
@@ -345,7 +345,7 @@ export class Model extends Module {
     for (let [k, v] of Object.entries(weights)) {
       if (k.includes("rotary_emb.inv_freq")) continue;
       // The text part of a multimodal (gemma3) checkpoint, in the hub's and transformers 5's naming.
-      if (/^(model\.)?(vision_tower|multi_modal_projector)\./.test(k)) continue;
+      if (isGemma3VisionWeight(k)) continue;
       if (k.startsWith("language_model.")) k = k.slice("language_model.".length);
       else if (k.startsWith("model.language_model.")) k = "model." + k.slice("model.language_model.".length);
       out[k] = v;
